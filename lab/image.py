@@ -1,0 +1,215 @@
+# Copyright 2026 The cinder-ocfs2 Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Build (or reuse) the node image: a debootstrapped Debian bookworm root.
+
+The image is cached under ``CACHE_DIR/<hash>/``, keyed by a hash of the
+recipe below (packages, pip requirements, the baked PID 1 stub). The
+project's code is *not* baked in: it reaches the nodes through a 9p share, so
+a code change never forces a rebuild. Everything else the guest runs at boot
+(``lab/guest/init.sh``, ``lab/guest/agent.py``) is read from that share too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab import config
+
+SUITE = "bookworm"
+MIRROR = os.environ.get("LAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+PACKAGES = (
+    "linux-image-amd64",
+    "initramfs-tools",
+    "ocfs2-tools",
+    "python3",
+    "python3-venv",
+    "ca-certificates",
+    "fio",
+    "qemu-utils",
+    "kmod",
+    "iproute2",
+    "util-linux",
+    "procps",
+    "e2fsprogs",
+    "tini",
+    "sudo",
+    "psmisc",
+    "less",
+)
+PIP_REQUIREMENTS = ("cinder>=29,<30", "psycopg2-binary", "PyMySQL")
+ROOT_SIZE = "6G"
+
+# PID 1 as baked into the image. It only mounts the repo share and hands over
+# to lab/guest/init.sh from the share, so boot logic can change freely.
+STUB_INIT = f"""#!/bin/sh
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+modprobe 9pnet_virtio
+modprobe 9p
+mkdir -p {config.GUEST_SRC}
+if mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro src {config.GUEST_SRC}; then
+    exec /bin/sh {config.GUEST_SRC}/lab/guest/init.sh
+fi
+echo "lab-init: cannot mount the src share; dropping to a shell" >/dev/console
+exec /bin/sh </dev/console >/dev/console 2>&1
+"""
+
+CHROOT_SETUP = f"""set -e
+python3 -m venv {config.GUEST_VENV}
+{config.GUEST_VENV}/bin/pip install --no-cache-dir -q {' '.join(repr(r) for r in PIP_REQUIREMENTS)}
+apt-get clean
+rm -rf /var/lib/apt/lists/*
+"""
+
+
+@dataclass(frozen=True)
+class Image:
+    """The cached artefacts a node boots from."""
+
+    dir: Path
+
+    @property
+    def root(self) -> Path:
+        return self.dir / "root.img"
+
+    @property
+    def kernel(self) -> Path:
+        return self.dir / "vmlinuz"
+
+    @property
+    def initrd(self) -> Path:
+        return self.dir / "initrd.img"
+
+    def exists(self) -> bool:
+        return (self.dir / "READY").exists()
+
+
+def recipe_hash() -> str:
+    recipe = {
+        "suite": SUITE,
+        "packages": PACKAGES,
+        "pip": PIP_REQUIREMENTS,
+        "stub_init": STUB_INIT,
+        "chroot_setup": CHROOT_SETUP,
+        "root_size": ROOT_SIZE,
+        "version": 1,
+    }
+    blob = json.dumps(recipe, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def current() -> Image:
+    return Image(config.CACHE_DIR / recipe_hash())
+
+
+def _run(cmd: list[str], log: Path, **kw: object) -> None:
+    with log.open("ab") as out:
+        out.write(f"\n$ {' '.join(map(str, cmd))}\n".encode())
+        out.flush()
+        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, **kw)  # type: ignore
+    if proc.returncode:
+        raise RuntimeError(f"image build step failed (rc={proc.returncode}): {cmd}; see {log}")
+
+
+def _chroot_env() -> dict[str, str]:
+    env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": "/root",
+        "LANG": "C.UTF-8",
+        "DEBIAN_FRONTEND": "noninteractive",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    for key in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_DEFAULT_TIMEOUT",
+                "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env
+
+
+def _populate(rootfs: Path, log: Path) -> None:
+    """Install the venv and the PID 1 stub into a debootstrapped rootfs."""
+    shutil.copy("/etc/resolv.conf", rootfs / "etc/resolv.conf")
+    env = _chroot_env()
+    # Use the host's CA bundle, so pip works behind a TLS-inspecting proxy too.
+    host_ca = Path(os.environ.get("PIP_CERT", "/etc/ssl/certs/ca-certificates.crt"))
+    if host_ca.is_file():
+        shutil.copy(host_ca, rootfs / "tmp/host-ca.crt")
+        env["PIP_CERT"] = "/tmp/host-ca.crt"
+    (rootfs / "proc").mkdir(exist_ok=True)
+    _run(["mount", "-t", "proc", "proc", str(rootfs / "proc")], log)
+    try:
+        _run(["chroot", str(rootfs), "/bin/sh", "-c", CHROOT_SETUP], log, env=env)
+    finally:
+        subprocess.run(["umount", "-l", str(rootfs / "proc")], check=False)
+    (rootfs / "etc/resolv.conf").write_text("")
+    (rootfs / "tmp/host-ca.crt").unlink(missing_ok=True)
+    stub = rootfs / "usr/local/sbin/lab-init"
+    stub.write_text(STUB_INIT)
+    stub.chmod(0o755)
+    (rootfs / "etc/hostname").write_text("node\n")
+    (rootfs / "etc/fstab").write_text("# the lab's init mounts everything\n")
+
+
+def _safe_rmtree(path: Path) -> None:
+    """rmtree that first detaches anything still mounted below ``path``."""
+    with open("/proc/mounts") as f:
+        mounts = [line.split()[1] for line in f]
+    for mnt in sorted(mounts, reverse=True):
+        if mnt.startswith(str(path) + "/"):
+            subprocess.run(["umount", "-l", mnt], check=False)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def build(force: bool = False, say: Callable[[str], None] = print) -> Image:
+    """Return the cached image, building it first if the recipe changed."""
+    image = current()
+    if image.exists() and not force:
+        return image
+    config.CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    work = config.CACHE_DIR / f"{image.dir.name}.build-{os.getpid()}"
+    _safe_rmtree(work)
+    rootfs = work / "rootfs"
+    work.mkdir(parents=True)
+    log = work / "build.log"
+    t0 = time.monotonic()
+    say(f"lab: building node image {image.dir.name} (log: {log})")
+    _run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
+          SUITE, str(rootfs), MIRROR], log)
+    say(f"lab: debootstrap done in {time.monotonic() - t0:.0f}s; installing the venv")
+    _populate(rootfs, log)
+    boot = rootfs / "boot"
+    kernels = sorted(boot.glob("vmlinuz-*"))
+    initrds = sorted(boot.glob("initrd.img-*"))
+    if not kernels or not initrds:
+        raise RuntimeError(f"no kernel/initrd in {boot}")
+    shutil.copy(kernels[-1], work / "vmlinuz")
+    shutil.copy(initrds[-1], work / "initrd.img")
+    _run(["mkfs.ext4", "-q", "-F", "-L", "labroot", "-d", str(rootfs),
+          str(work / "root.img"), ROOT_SIZE], log)
+    _safe_rmtree(rootfs)
+    (work / "READY").write_text(json.dumps({"built_s": round(time.monotonic() - t0)}))
+    shutil.rmtree(image.dir, ignore_errors=True)
+    work.rename(image.dir)
+    say(f"lab: image built in {time.monotonic() - t0:.0f}s")
+    return image

@@ -101,12 +101,13 @@ def temp_path(dst: str | os.PathLike[str]) -> str:
 
 
 def is_temp_name(name: str) -> bool:
-    """True for names made by :func:`temp_path` (orphans a cleanup may remove)."""
+    """True for ``.tmp-<name>-<hex>`` names (orphans a cleanup may remove)."""
     base = os.path.basename(name)
     if not base.startswith(TEMP_PREFIX):
         return False
     _, _, suffix = base.rpartition("-")
-    return len(suffix) == 32 and all(c in "0123456789abcdef" for c in suffix)
+    # volumes.temp_path uses 12 hex digits, temp_path here 32
+    return 12 <= len(suffix) <= 32 and all(c in "0123456789abcdef" for c in suffix)
 
 
 def fsync_dir(dirpath: str | os.PathLike[str]) -> None:

@@ -105,10 +105,12 @@ def test_temp_path_is_beside_dst_and_recognisable():
     assert os.path.basename(p).startswith(".tmp-volume-1-")
     assert reflink.is_temp_name(p)
     assert reflink.temp_path("/pool/volume-1") != p
+    assert reflink.is_temp_name(".tmp-volume-1-0123456789ab")  # volumes.temp_path
 
 
 @pytest.mark.parametrize("name", ["volume-1", ".tmp-volume-1", ".tmp-volume-1-xyz",
-                                  ".tmpvolume-" + "a" * 32, "volume-1-" + "a" * 32])
+                                  ".tmpvolume-" + "a" * 32, "volume-1-" + "a" * 32,
+                                  ".tmp-volume-1-" + "a" * 11])
 def test_is_temp_name_rejects_ordinary_names(name):
     assert not reflink.is_temp_name(name)
 

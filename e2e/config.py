@@ -1,0 +1,79 @@
+# Copyright 2026 The cinder-ocfs2 Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Names, addresses and paths of the e2e deployment. One place to change them.
+
+The deployment lives in the lab's network namespace (``lab.config.NETNS``):
+the control plane listens on the host side's bridge address, the lab nodes
+reach it there, and nothing is routed out. ``E2E_NETNS``/``E2E_HOST_IP``/
+``E2E_STATE_DIR`` override the defaults (a throwaway netns for development).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lab import config as lab_config
+
+NETNS = os.environ.get("E2E_NETNS", lab_config.NETNS)
+HOST_IP = os.environ.get("E2E_HOST_IP", lab_config.HOST_IP)
+STATE_DIR = Path(os.environ.get("E2E_STATE_DIR", str(lab_config.STATE_DIR / "e2e")))
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+REPO_ROOT = lab_config.REPO_ROOT
+
+# Host side: the venv that runs the control plane and the clients.
+HOST_VENV = Path(os.environ.get("E2E_HOST_VENV", "/opt/cinder-venv"))
+PG_BIN = Path(os.environ.get("E2E_PG_BIN", "/usr/lib/postgresql/15/bin"))
+RABBIT_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+
+RABBIT_PORT = 5672
+RABBIT_DIST_PORT = 25672
+PG_PORT = 5432
+CINDER_API_PORT = 8776
+GLANCE_PORT = 9292
+
+# noauth: cinder's NoAuthMiddleware maps a request without a token to
+# user "admin" of project "admin", with admin rights.
+PROJECT_ID = "admin"
+USER_ID = "admin"
+
+# Nodes.
+NODE_VENV = lab_config.GUEST_VENV
+NODE_SRC = lab_config.GUEST_SRC
+NODE_CONF_DIR = "/etc/cinder"
+NODE_LOG_DIR = "/var/log/cinder"
+MOUNT_ROOT = lab_config.MOUNT_ROOT
+CINDER_CLUSTER = "ocfs2-aa"
+BACKENDS = ("ocfs2", "ocfs2b")
+# Filesystem labels: the first backend's pools are every OCFS2 fs under
+# MOUNT_ROOT except the second backend's; ocfs2b owns exactly one label.
+PRIMARY_LABEL = os.environ.get("E2E_PRIMARY_LABEL", lab_config.DEFAULT_LABEL)
+SECOND_LABEL = os.environ.get("E2E_SECOND_LABEL", "lab1")
+BACKEND_B_LABEL = os.environ.get("E2E_BACKEND_B_LABEL", "labb")
+
+
+def transport_url() -> str:
+    return f"rabbit://guest:guest@{HOST_IP}:{RABBIT_PORT}/"
+
+
+def db_url(name: str = "cinder") -> str:
+    return f"postgresql+psycopg2://postgres@{HOST_IP}:{PG_PORT}/{name}"
+
+
+def cinder_endpoint() -> str:
+    return f"http://{HOST_IP}:{CINDER_API_PORT}/v3"
+
+
+def glance_endpoint() -> str:
+    return f"http://{HOST_IP}:{GLANCE_PORT}"

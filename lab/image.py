@@ -55,7 +55,7 @@ PACKAGES = (
     "psmisc",
     "less",
 )
-PIP_REQUIREMENTS = ("cinder>=29,<30", "psycopg2-binary", "PyMySQL")
+PIP_REQUIREMENTS = ("cinder>=29,<30", "psycopg2-binary", "PyMySQL", "glance")
 ROOT_SIZE = "6G"
 
 # PID 1 as baked into the image. It only mounts the repo share and hands over

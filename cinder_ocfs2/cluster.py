@@ -52,6 +52,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 import socket
 from collections.abc import Iterable
 
@@ -391,3 +392,127 @@ def read_state(configfs_root: str = CONFIGFS_ROOT, *,
         problem = (f"global heartbeat of cluster {state.name} is not started: run "
                    f"`o2cb start-heartbeat {state.name}`")
     return dataclasses.replace(state, problem=problem)
+
+
+# ---------------------------------------------------------------------------
+# Liveness evidence: debugfs node maps and mounted.ocfs2 (pure parsers)
+
+DEBUGFS = "/sys/kernel/debug"
+
+
+def parse_node_map(text: str) -> tuple[int, ...]:
+    """Parse a kernel node map: ``/sys/kernel/debug/o2hb/livenodes`` and
+    ``/sys/kernel/debug/o2net/connected_nodes`` print the set node numbers
+    separated by spaces, e.g. ``"0 1 \\n"``."""
+    return tuple(sorted(int(tok) for tok in text.split() if tok.isdigit()))
+
+
+@dataclasses.dataclass(frozen=True)
+class DlmDomain:
+    name: str
+    node: int | None
+    state: str | None
+    domain_map: tuple[int, ...]
+    live_map: tuple[int, ...]
+
+
+def parse_dlm_state(text: str) -> DlmDomain:
+    """Parse ``/sys/kernel/debug/o2dlm/<DOMAIN>/dlm_state`` (fs/ocfs2/dlm/dlmdebug.c)::
+
+        Domain: 2A4D1C5E9B8F4C3DA1B2C3D4E5F60718  Len: 32  Key: 0x5d7a1b3c  Protocol: 1.3
+        Thread Pid: 2091  Node: 0  State: JOINED
+        Number of Joins: 1  Joining Node: 255
+        Domain Map: 0 1
+        Exit Domain Map:
+        Live Map: 0 1
+        ...
+
+    The DLM domain of an OCFS2 filesystem is its UUID in upper-case hex.
+    """
+    def line(label: str) -> str:
+        m = re.search(rf"^{label}:(.*)$", text, re.MULTILINE)
+        return m.group(1) if m else ""
+
+    domain = re.search(r"^Domain:\s*(\S+)", text, re.MULTILINE)
+    thread = re.search(r"Node:\s*(\d+)\s+State:\s*(\S+)", text)
+    return DlmDomain(
+        name=domain.group(1) if domain else "",
+        node=int(thread.group(1)) if thread else None,
+        state=thread.group(2) if thread else None,
+        domain_map=parse_node_map(line("Domain Map")),
+        live_map=parse_node_map(line("Live Map")),
+    )
+
+
+def parse_mounted_full(text: str) -> dict[str, tuple[str, ...]]:
+    """Parse ``mounted.ocfs2 -f`` into ``{device: (node, ...)}``.
+
+    The node list comes from the on-disk slot map, so it is the same on every
+    node (names resolved through configfs, bare numbers when unknown)::
+
+        Device    Stack  Cluster     F  Nodes
+        /dev/vdb  o2cb   labcluster     node1, node2
+        /dev/vdc  o2cb   labcluster     Not mounted
+
+    Errors (``Unknown: Bad magic number in inode``) give an empty tuple.
+    """
+    lines = text.splitlines()
+    header = next((i for i, line in enumerate(lines) if line.startswith("Device")), None)
+    if header is None:
+        return {}
+    col = lines[header].find("Nodes")
+    result: dict[str, tuple[str, ...]] = {}
+    for line in lines[header + 1:]:
+        if not line.strip() or not line.startswith("/"):
+            continue
+        device = line.split()[0]
+        nodes = line[col:].strip() if col >= 0 else ""
+        if not nodes or nodes in ("Not mounted", "Heartbeat device") or nodes.startswith(
+                "Unknown"):
+            result[device] = ()
+        else:
+            result[device] = tuple(n.strip() for n in nodes.split(",") if n.strip())
+    return result
+
+
+def parse_mounted_quick(text: str) -> dict[str, dict[str, str]]:
+    """Parse ``mounted.ocfs2 -d``: ``{device: {stack, cluster, flag, uuid, label}}``::
+
+        Device    Stack  Cluster     F  UUID                              Label
+        /dev/vdb  o2cb   labcluster     2A4D1C5E9B8F4C3DA1B2C3D4E5F60718  lab0
+    """
+    result: dict[str, dict[str, str]] = {}
+    for line in text.splitlines():
+        tokens = line.split()
+        if not tokens or not tokens[0].startswith("/"):
+            continue
+        idx = next((i for i, t in enumerate(tokens) if re.fullmatch(r"[0-9A-Fa-f]{32}", t)),
+                   None)
+        if idx is None:
+            continue
+        middle = tokens[1:idx]
+        flag = middle.pop() if len(middle) == 3 else ""
+        result[tokens[0]] = {
+            "stack": middle[0] if middle else "",
+            "cluster": middle[1] if len(middle) > 1 else "",
+            "flag": flag, "uuid": tokens[idx].upper(), "label": " ".join(tokens[idx + 1:]),
+        }
+    return result
+
+
+def read_node_map(path: str) -> tuple[int, ...] | None:
+    """Read a debugfs node map; None when debugfs or the file is unavailable."""
+    text = _read(path)
+    return None if text is None else parse_node_map(text)
+
+
+def read_dlm_domains(debugfs: str = DEBUGFS) -> dict[str, DlmDomain]:
+    """``{domain: DlmDomain}`` for every o2dlm domain this node is in."""
+    base = os.path.join(debugfs, "o2dlm")
+    domains = {}
+    for name in _listdir(base):
+        text = _read(os.path.join(base, name, "dlm_state"))
+        if text is not None:
+            dom = parse_dlm_state(text)
+            domains[name] = dataclasses.replace(dom, name=dom.name or name)
+    return domains

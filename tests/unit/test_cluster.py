@@ -174,3 +174,61 @@ class TestReadState:
         state = cluster.read_state(str(root), conf_path=None, hostname="stranger")
         assert state.local_node is None
         assert "o2cb add-node labcluster stranger" in state.problem
+
+
+DLM_STATE = """\
+Domain: 2A4D1C5E9B8F4C3DA1B2C3D4E5F60718  Len: 32  Key: 0x5d7a1b3c  Protocol: 1.3
+Thread Pid: 2091  Node: 0  State: JOINED
+Number of Joins: 1  Joining Node: 255
+Domain Map: 0 1
+Exit Domain Map:
+Live Map: 0 1
+Lock Resources: 57 (112)
+"""
+
+MOUNTED_F = """\
+Device    Stack  Cluster     F  Nodes
+/dev/vdb  o2cb   labcluster     node1, node2
+/dev/vdc  o2cb   labcluster     Not mounted
+/dev/vdd  o2cb   labcluster     node1, 7
+"""
+
+MOUNTED_D = """\
+Device    Stack  Cluster     F  UUID                              Label
+/dev/vdb  o2cb   labcluster     2A4D1C5E9B8F4C3DA1B2C3D4E5F60718  lab0
+/dev/sdg1 o2cb   webcluster  G  77D95EF51C0149D2823674FCC162CF8B  logsvol
+/dev/sdc1  None                  23878C320CF3478095D1318CB5C99EED  localmount
+"""
+
+
+class TestEvidenceParsers:
+    def test_node_map(self):
+        assert cluster.parse_node_map("0 1 \n") == (0, 1)
+        assert cluster.parse_node_map("\n") == ()
+
+    def test_dlm_state(self):
+        d = cluster.parse_dlm_state(DLM_STATE)
+        assert d == cluster.DlmDomain("2A4D1C5E9B8F4C3DA1B2C3D4E5F60718", 0, "JOINED",
+                                      (0, 1), (0, 1))
+
+    def test_mounted_full(self):
+        assert cluster.parse_mounted_full(MOUNTED_F) == {
+            "/dev/vdb": ("node1", "node2"), "/dev/vdc": (), "/dev/vdd": ("node1", "7")}
+
+    def test_mounted_quick(self):
+        got = cluster.parse_mounted_quick(MOUNTED_D)
+        assert got["/dev/vdb"] == {"stack": "o2cb", "cluster": "labcluster", "flag": "",
+                                   "uuid": "2A4D1C5E9B8F4C3DA1B2C3D4E5F60718", "label": "lab0"}
+        assert got["/dev/sdg1"]["flag"] == "G"
+        assert got["/dev/sdc1"]["stack"] == "None" and got["/dev/sdc1"]["cluster"] == ""
+
+    def test_read_debugfs(self, tmp_path):
+        dom = tmp_path / "o2dlm" / "2A4D1C5E9B8F4C3DA1B2C3D4E5F60718"
+        dom.mkdir(parents=True)
+        (dom / "dlm_state").write_text(DLM_STATE)
+        (tmp_path / "o2hb").mkdir()
+        (tmp_path / "o2hb" / "livenodes").write_text("0 1 \n")
+        assert cluster.read_dlm_domains(str(tmp_path))[
+            "2A4D1C5E9B8F4C3DA1B2C3D4E5F60718"].domain_map == (0, 1)
+        assert cluster.read_node_map(str(tmp_path / "o2hb" / "livenodes")) == (0, 1)
+        assert cluster.read_node_map(str(tmp_path / "o2net" / "connected_nodes")) is None

@@ -1,0 +1,92 @@
+# Copyright 2026 The cinder-ocfs2 Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Pool capacity: statvfs for total/free, one scandir for provisioned.
+
+Never ``du``: reflinked extents are shared between a volume, its snapshots
+and its clones, so summing allocated blocks over-counts.  ``total`` and
+``free`` come from the filesystem (statvfs), which OCFS2 keeps exact for
+shared extents; ``provisioned`` is the sum of the volume files' apparent
+sizes, from a single ``os.scandir`` of the pool directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+
+GiB = 1024 ** 3
+VOLUME_PREFIX = "volume-"
+
+
+@dataclasses.dataclass(frozen=True)
+class Capacity:
+    total_bytes: int
+    free_bytes: int
+    provisioned_bytes: int
+    volume_count: int
+
+    @property
+    def total_gb(self) -> float:
+        return to_gb(self.total_bytes)
+
+    @property
+    def free_gb(self) -> float:
+        return to_gb(self.free_bytes)
+
+    @property
+    def provisioned_gb(self) -> float:
+        return to_gb(self.provisioned_bytes)
+
+
+def to_gb(nbytes: int) -> float:
+    """Bytes to GiB, rounded down to 2 decimals (never over-report)."""
+    return int(nbytes * 100 // GiB) / 100
+
+
+def space(path: str) -> tuple[int, int]:
+    """(total, free) bytes of the filesystem holding ``path``.
+
+    ``free`` is ``f_bavail``: what an unprivileged service may still use.
+    """
+    st = os.statvfs(path)
+    return st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
+
+
+def is_volume_name(name: str, prefix: str = VOLUME_PREFIX) -> bool:
+    """``volume-<id>`` exactly: no temp files, no ``.suffix`` companions."""
+    return name.startswith(prefix) and "." not in name
+
+
+def provisioned(path: str, prefix: str = VOLUME_PREFIX) -> tuple[int, int]:
+    """(sum of apparent sizes, count) of the volume files directly in ``path``."""
+    total = count = 0
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if not is_volume_name(entry.name, prefix):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:  # deleted while we looked
+                continue
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
+                count += 1
+    return total, count
+
+
+def measure(path: str, prefix: str = VOLUME_PREFIX) -> Capacity:
+    total, free = space(path)
+    prov, count = provisioned(path, prefix)
+    return Capacity(total, free, prov, count)

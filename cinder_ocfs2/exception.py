@@ -1,0 +1,53 @@
+# Copyright 2026 The cinder-ocfs2 Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Errors raised by the Cinder-free modules (the CLI reuses them).
+
+Each class carries a message template; every message names the fix.  The
+driver translates them into Cinder exceptions at its boundary.
+"""
+
+from __future__ import annotations
+
+
+class OCFS2Error(Exception):
+    """Base class: ``message`` is a %-template filled from keyword arguments."""
+
+    message = "an unexpected OCFS2 error occurred"
+
+    def __init__(self, message: str | None = None, **kwargs: object) -> None:
+        self.kwargs = kwargs
+        if message is None:
+            try:
+                message = self.message % kwargs
+            except (KeyError, TypeError, ValueError):
+                message = f"{self.message} {kwargs!r}"
+        super().__init__(message)
+
+
+class PoolUnavailable(OCFS2Error):
+    message = "OCFS2 pool %(pool)s at %(path)s is unavailable: %(reason)s"
+
+
+class UnknownPool(OCFS2Error):
+    message = ("this backend serves no OCFS2 pool named %(pool)r (pools: %(known)s); "
+               "mount the filesystem under the mount point base or add it to "
+               "ocfs2_mount_points")
+
+
+class VolumeFileError(OCFS2Error):
+    message = "volume file %(path)s: %(reason)s"
+
+
+class InvalidPath(OCFS2Error):
+    message = "%(path)s is not allowed: %(reason)s"

@@ -1,0 +1,194 @@
+# Copyright 2026 The cinder-ocfs2 Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Volume file operations: atomic, idempotent, never world-writable.
+
+New content is built under a recognisable temporary name in the same
+directory (``.tmp-<name>-<hex>``), fsynced, then renamed into place, so a
+crash leaves either the old file or the new one plus an orphan that
+:func:`cleanup_orphans` removes later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import stat
+import time
+import uuid
+from collections.abc import Iterator
+
+from cinder_ocfs2 import exception
+
+LOG = logging.getLogger(__name__)
+
+TEMP_PREFIX = ".tmp-"
+
+
+def parse_mode(text: str | int) -> int:
+    """``"0660"`` -> 0o660; refuses world-writable modes (never ugo+rw)."""
+    mode = text if isinstance(text, int) else int(str(text), 8)
+    if mode & ~0o777:
+        raise ValueError(f"mode {mode:o} has bits outside 0777")
+    if mode & stat.S_IWOTH:
+        raise ValueError(f"mode {mode:04o} is world-writable; use 0660 or 0600")
+    return mode
+
+
+def temp_path(final: str) -> str:
+    """A fresh temp name beside ``final``: ``dir/.tmp-<name>-<hex>``."""
+    head, tail = os.path.split(final)
+    return os.path.join(head, f"{TEMP_PREFIX}{tail}-{uuid.uuid4().hex[:12]}")
+
+
+def fsync_dir(dirpath: str) -> None:
+    fd = os.open(dirpath, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(tmp: str, final: str, *, replace: bool = True) -> None:
+    """Rename ``tmp`` over ``final`` (or fail if it exists and not ``replace``)."""
+    if replace:
+        os.replace(tmp, final)
+    else:
+        os.link(tmp, final)  # atomic no-replace; EEXIST if taken
+        os.unlink(tmp)
+    fsync_dir(os.path.dirname(final) or ".")
+
+
+@contextlib.contextmanager
+def building(final: str) -> Iterator[str]:
+    """Yield a temp path beside ``final``; remove it if the body fails."""
+    tmp = temp_path(final)
+    try:
+        yield tmp
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _allocate(fd: int, offset: int, length: int) -> None:
+    if length > 0:
+        os.posix_fallocate(fd, offset, length)
+
+
+def create(path: str, size: int, *, mode: int = 0o660, thick: bool = False) -> None:
+    """Create a raw volume file of ``size`` bytes, sparse unless ``thick``.
+
+    Idempotent: an existing file of the same size is kept (its mode fixed);
+    one of another size is an error, never overwritten.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None:
+        if st.st_size != size or not stat.S_ISREG(st.st_mode):
+            raise exception.VolumeFileError(
+                path=path, reason=(f"already exists with size {st.st_size} (wanted {size}); "
+                                   "delete it or manage it instead"))
+        os.chmod(path, mode)
+        return
+    with building(path) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            os.fchmod(fd, mode)  # umask must not widen or narrow it
+            os.ftruncate(fd, size)
+            if thick:
+                _allocate(fd, 0, size)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        publish(tmp, path, replace=False)
+
+
+def extend(path: str, new_size: int, *, thick: bool = False) -> None:
+    """Grow ``path`` to ``new_size`` bytes (in place: one truncate is atomic)."""
+    try:
+        old = os.stat(path).st_size
+    except FileNotFoundError as exc:
+        raise exception.VolumeFileError(path=path, reason="does not exist") from exc
+    if new_size < old:
+        raise exception.VolumeFileError(
+            path=path, reason=f"cannot shrink from {old} to {new_size} bytes")
+    if new_size == old:
+        return
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.ftruncate(fd, new_size)
+        if thick:
+            _allocate(fd, old, new_size - old)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def allocate(path: str) -> None:
+    """Preallocate every byte of ``path`` (thin -> thick); data is unchanged."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        _allocate(fd, 0, os.fstat(fd).st_size)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def grow_to(path: str, size: int) -> None:
+    """Make ``path`` at least ``size`` bytes (sparse); never shrinks."""
+    if os.stat(path).st_size < size:
+        os.truncate(path, size)
+
+
+def delete(path: str) -> bool:
+    """Remove ``path``; a missing file counts as deleted.  True if removed."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def size_of(path: str) -> int:
+    return os.stat(path).st_size
+
+
+def set_mode(path: str, mode: int) -> None:
+    os.chmod(path, mode)
+
+
+def cleanup_orphans(dirpath: str, max_age: float, now: float | None = None) -> list[str]:
+    """Remove ``.tmp-*`` files in ``dirpath`` older than ``max_age`` seconds."""
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = list(os.scandir(dirpath))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(TEMP_PREFIX):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(st.st_mode) and now - st.st_mtime > max_age:
+                os.unlink(entry.path)
+                removed.append(entry.path)
+                LOG.info("Removed orphaned temporary file %s (%.0f s old)",
+                         entry.path, now - st.st_mtime)
+        except FileNotFoundError:
+            continue
+    return removed

@@ -1,0 +1,111 @@
+# Copyright 2026 The cinder-ocfs2 Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Tests for cinder_ocfs2.volumes."""
+
+import os
+from unittest import mock
+
+import pytest
+
+from cinder_ocfs2 import exception, volumes
+
+MiB = 1024 ** 2
+
+
+def test_parse_mode():
+    assert volumes.parse_mode("0660") == 0o660
+    assert volumes.parse_mode("640") == 0o640
+    for bad in ("0666", "0662", "1777", "0777"):
+        with pytest.raises(ValueError):
+            volumes.parse_mode(bad)
+
+
+def test_create_sparse_with_mode_despite_umask(tmp_path):
+    path = str(tmp_path / "volume-1")
+    old = os.umask(0o077)
+    try:
+        volumes.create(path, 64 * MiB, mode=0o660)
+    finally:
+        os.umask(old)
+    st = os.stat(path)
+    assert st.st_size == 64 * MiB and st.st_mode & 0o777 == 0o660
+    assert st.st_blocks * 512 < MiB
+    assert os.listdir(tmp_path) == ["volume-1"]
+
+
+def test_create_thick_fallocates(tmp_path):
+    path = str(tmp_path / "volume-1")
+    volumes.create(path, 4 * MiB, thick=True)
+    assert os.stat(path).st_blocks * 512 >= 4 * MiB
+
+
+def test_create_idempotent_but_never_overwrites(tmp_path):
+    path = str(tmp_path / "volume-1")
+    volumes.create(path, MiB)
+    with open(path, "r+b") as f:
+        f.write(b"data")
+    volumes.create(path, MiB)
+    assert open(path, "rb").read(4) == b"data"
+    with pytest.raises(exception.VolumeFileError, match="already exists"):
+        volumes.create(path, 2 * MiB)
+
+
+def test_create_failure_leaves_nothing(tmp_path):
+    path = str(tmp_path / "volume-1")
+    with mock.patch("os.ftruncate", side_effect=OSError(28, "No space")):
+        with pytest.raises(OSError):
+            volumes.create(path, MiB)
+    assert os.listdir(tmp_path) == []
+
+
+def test_extend_and_refuse_shrink(tmp_path):
+    path = str(tmp_path / "volume-1")
+    volumes.create(path, MiB)
+    volumes.extend(path, 3 * MiB)
+    assert os.path.getsize(path) == 3 * MiB
+    volumes.extend(path, 3 * MiB)
+    with pytest.raises(exception.VolumeFileError, match="shrink"):
+        volumes.extend(path, MiB)
+    with pytest.raises(exception.VolumeFileError, match="does not exist"):
+        volumes.extend(str(tmp_path / "nope"), MiB)
+
+
+def test_delete_missing_ok(tmp_path):
+    path = str(tmp_path / "volume-1")
+    volumes.create(path, MiB)
+    assert volumes.delete(path)
+    assert not volumes.delete(path)
+
+
+def test_building_cleans_up(tmp_path):
+    final = str(tmp_path / "volume-1")
+    with pytest.raises(RuntimeError):
+        with volumes.building(final) as tmp:
+            assert os.path.basename(tmp).startswith(".tmp-volume-1-")
+            open(tmp, "w").close()
+            raise RuntimeError
+    assert os.listdir(tmp_path) == []
+
+
+def test_cleanup_orphans(tmp_path):
+    old = tmp_path / ".tmp-volume-1-abc"
+    new = tmp_path / ".tmp-volume-2-abc"
+    keep = tmp_path / "volume-3"
+    for p in (old, new, keep):
+        p.write_bytes(b"")
+    os.utime(old, (1000, 1000))
+    os.utime(keep, (1000, 1000))
+    removed = volumes.cleanup_orphans(str(tmp_path), 3600)
+    assert removed == [str(old)]
+    assert sorted(os.listdir(tmp_path)) == [".tmp-volume-2-abc", "volume-3"]

@@ -22,6 +22,7 @@ reach it there, and nothing is routed out. ``E2E_NETNS``/``E2E_HOST_IP``/
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from lab import config as lab_config
@@ -33,7 +34,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 REPO_ROOT = lab_config.REPO_ROOT
 
 # Host side: the venv that runs the control plane and the clients.
-HOST_VENV = Path(os.environ.get("E2E_HOST_VENV", "/opt/cinder-venv"))
+HOST_VENV = Path(os.environ.get("E2E_HOST_VENV", sys.prefix))
 PG_BIN = Path(os.environ.get("E2E_PG_BIN", "/usr/lib/postgresql/15/bin"))
 RABBIT_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 
@@ -55,6 +56,13 @@ NODE_CONF_DIR = "/etc/cinder"
 NODE_LOG_DIR = "/var/log/cinder"
 MOUNT_ROOT = lab_config.MOUNT_ROOT
 CINDER_CLUSTER = "ocfs2-aa"
+# "cluster": Cinder active-active (same ``cluster`` on every node, tooz locks on
+# OCFS2); "backend_host": every node reports as the same host (the operators'
+# ``sharehost``), the pre-active-active way.
+HA_MODE = os.environ.get("E2E_HA_MODE", "cluster")
+# "node": glance-api on node1 with its file store on OCFS2 (needs glance in the
+# node image); "host": on the host side, file store on a host directory.
+GLANCE_PLACEMENT = os.environ.get("E2E_GLANCE", "node")
 BACKENDS = ("ocfs2", "ocfs2b")
 # Filesystem labels: the first backend's pools are every OCFS2 fs under
 # MOUNT_ROOT except the second backend's; ocfs2b owns exactly one label.

@@ -132,13 +132,15 @@ def start_postgres(say: Say) -> None:
         "-c", "fsync=off", "-c", "shared_buffers=32MB",
     ]))
     waited = procs.wait_port("postgres", config.PG_PORT, timeout=60)
-    for db in ("cinder",):
-        exists = procs.run(["psql", "-h", config.HOST_IP, "-U", "postgres", "-tAc",
-                            f"SELECT 1 FROM pg_database WHERE datname='{db}'"]).stdout.strip()
-        if exists != "1":
-            procs.run(["psql", "-h", config.HOST_IP, "-U", "postgres", "-c",
-                       f"CREATE DATABASE {db}"])
+    ensure_database("cinder")
     say(f"e2e: postgresql up on {config.HOST_IP}:{config.PG_PORT} ({waited:.0f}s)")
+
+
+def ensure_database(name: str) -> None:
+    psql = ["psql", "-h", config.HOST_IP, "-p", str(config.PG_PORT), "-U", "postgres"]
+    exists = procs.run([*psql, "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{name}'"])
+    if exists.stdout.strip() != "1":
+        procs.run([*psql, "-c", f"CREATE DATABASE {name}"])
 
 
 def stop_postgres() -> None:
@@ -155,14 +157,17 @@ def _bin(name: str) -> str:
     return str(config.HOST_VENV / "bin" / name)
 
 
-def start_cinder(say: Say) -> None:
+def start_cinder(say: Say, glance_endpoint: str | None = None) -> None:
     for sub in ("cinder/locks", "cinder/coordination", "logs"):
         (config.STATE_DIR / sub).mkdir(parents=True, exist_ok=True)
     paste = (config.HOST_VENV / "etc/cinder/api-paste.ini").read_text()
     paste = paste.replace("cinder.api.middleware.auth:NoAuthMiddleware.factory",
                           "e2e.noauth:DefaultTokenNoAuth.factory")
     (config.STATE_DIR / "api-paste.ini").write_text(paste)
-    conf = render("cinder-host.conf", cinder_conf(), **_common_values())
+    values = _common_values()
+    if glance_endpoint:
+        values["glance_endpoint"] = glance_endpoint
+    conf = render("cinder-host.conf", cinder_conf(), **values)
     t0 = time.monotonic()
     procs.run([_bin("cinder-manage"), "--config-file", str(conf), "db", "sync"], timeout=600)
     say(f"e2e: cinder db sync done ({time.monotonic() - t0:.0f}s)")

@@ -1,0 +1,231 @@
+# Copyright 2026 The cinder-ocfs2 Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The node side of the deployment: cinder-volume, cinder-backup and glance-api.
+
+Every lab node runs cinder-volume (backends ``ocfs2`` and ``ocfs2b``, both
+``OCFS2Driver``) and cinder-backup (posix driver, backups on OCFS2), in
+Cinder's active-active mode: the same ``cluster`` on every node, with tooz
+file locks on the shared OCFS2 filesystem. node1 also runs glance-api with its
+file store on OCFS2, so images live on the same filesystem as the volumes.
+
+Logs go to the lab share (``STATE_DIR/share/e2e/<node>/*.log`` on the host),
+so the host reads them directly. Pids of what we start are kept in
+``e2e/STATE_DIR/node-pids.json``; ``stop()`` ends exactly those.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from collections.abc import Callable
+
+from e2e import config, control
+from lab import cluster as lab_cluster
+from lab import config as lab_config
+from lab.lab import Lab, Node
+
+Say = Callable[[str], None]
+
+SERVICES = ("cinder-volume", "cinder-backup")
+GLANCE_NODE = "node1"
+GUEST_LOG_ROOT = f"{lab_config.GUEST_SHARE}/e2e"
+
+
+def host_log_dir(node: str) -> str:
+    return str(lab_config.STATE_DIR / "share" / "e2e" / node)
+
+
+def guest_log(node: str, service: str) -> str:
+    return f"{GUEST_LOG_ROOT}/{node}/{service}.log"
+
+
+def backend_b_root() -> str:
+    return f"{config.MOUNT_ROOT}b"
+
+
+def pool_dir(label: str) -> str:
+    """Where filesystem ``label`` is mounted on the nodes."""
+    if label == config.BACKEND_B_LABEL:
+        return f"{backend_b_root()}/{label}"
+    return f"{config.MOUNT_ROOT}/{label}"
+
+
+def locks_dir() -> str:
+    return f"{pool_dir(config.PRIMARY_LABEL)}/.cinder-locks"
+
+
+def backup_dir() -> str:
+    return f"{pool_dir(config.PRIMARY_LABEL)}/.cinder-backups"
+
+
+def glance_store_dir() -> str:
+    return f"{pool_dir(config.PRIMARY_LABEL)}/.glance-images"
+
+
+def glance_on_node(lab: Lab) -> bool:
+    """True when the node image has glance (else glance-api runs on the host side)."""
+    if config.GLANCE_PLACEMENT == "host":
+        return False
+    probe = lab.node(GLANCE_NODE).exec(
+        [f"{config.NODE_VENV}/bin/python", "-c", "import glance.wsgi"], timeout=120)
+    return probe.ok
+
+
+def glance_host() -> str:
+    return lab_config.node_ip(lab_config.node_index(GLANCE_NODE))
+
+
+# --- disks -----------------------------------------------------------------
+
+def ensure_disks(lab: Lab, say: Say) -> None:
+    """Second pool (``SECOND_LABEL``) and the second backend's disk, formatted and mounted."""
+    if config.SECOND_LABEL not in lab.state.disks:
+        say(f"e2e: adding disk {config.SECOND_LABEL} (second pool of backend ocfs2)")
+        lab.add_disk(label=config.SECOND_LABEL, size="3G", mount=True)
+    else:
+        lab.mount(config.SECOND_LABEL)
+    if config.BACKEND_B_LABEL not in lab.state.disks:
+        say(f"e2e: adding disk {config.BACKEND_B_LABEL} (backend ocfs2b)")
+        lab.add_disk(label=config.BACKEND_B_LABEL, size="3G", format=True)
+    script = lab_cluster.mount_script(config.BACKEND_B_LABEL).replace(
+        lab_cluster.mountpoint(config.BACKEND_B_LABEL), pool_dir(config.BACKEND_B_LABEL))
+    for node in lab.running_nodes():
+        node.sh(script, timeout=180)
+
+
+# --- configuration ---------------------------------------------------------
+
+def _glance_endpoint(on_node: bool) -> str:
+    host = glance_host() if on_node else config.HOST_IP
+    return f"http://{host}:{config.GLANCE_PORT}"
+
+
+def node_conf(node: Node, glance_endpoint: str) -> str:
+    """cinder.conf for ``node``: active-active ``cluster`` or a shared ``backend_host``."""
+    clustered = config.HA_MODE == "cluster"
+    values = {
+        "node": node.name, "node_ip": node.ip,
+        "cluster_line": f"cluster = {config.CINDER_CLUSTER}" if clustered else "",
+        "backend_host_line": "" if clustered else f"backend_host = {config.CINDER_CLUSTER}",
+        "transport_url": config.transport_url(), "db_url": config.db_url(),
+        "glance_endpoint": glance_endpoint, "backends": ",".join(config.BACKENDS),
+        "backup_dir": backup_dir(), "locks_dir": locks_dir(),
+        "mount_root": config.MOUNT_ROOT, "mount_root_b": backend_b_root(),
+    }
+    return (config.TEMPLATES / "cinder-node.conf").read_text().format(**values)
+
+
+def configure(lab: Lab, glance_endpoint: str) -> None:
+    rootwrap = (config.TEMPLATES / "rootwrap.conf").read_text().format(node_venv=config.NODE_VENV)
+    venv = config.NODE_VENV
+    for node in lab.running_nodes():
+        node.sh(f"""set -e
+mkdir -p {config.NODE_CONF_DIR} /var/lib/cinder/locks {GUEST_LOG_ROOT}/{node.name}
+mkdir -p {locks_dir()} {backup_dir()} {glance_store_dir()}
+ln -sf {venv}/bin/cinder-rootwrap /usr/local/bin/cinder-rootwrap
+ln -sf {venv}/bin/privsep-helper /usr/local/bin/privsep-helper
+""", timeout=60)
+        node.write_file(f"{config.NODE_CONF_DIR}/rootwrap.conf", rootwrap)
+        node.write_file(f"{config.NODE_CONF_DIR}/cinder.conf", node_conf(node, glance_endpoint))
+
+
+# --- processes -------------------------------------------------------------
+
+def _pids_file():
+    return config.STATE_DIR / "node-pids.json"
+
+
+def _load_pids() -> dict[str, dict[str, int]]:
+    try:
+        return json.loads(_pids_file().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_pids(pids: dict[str, dict[str, int]]) -> None:
+    _pids_file().parent.mkdir(parents=True, exist_ok=True)
+    _pids_file().write_text(json.dumps(pids, indent=1) + "\n")
+
+
+def _alive(node: Node, pid: int) -> bool:
+    return node.exec(["kill", "-0", str(pid)], timeout=30).ok
+
+
+def _spawn(node: Node, service: str, argv: list[str], pids: dict[str, dict[str, int]]) -> None:
+    known = pids.get(node.name, {}).get(service)
+    if known and _alive(node, known):
+        return
+    log = guest_log(node.name, service)
+    cmd = " ".join(shlex.quote(a) for a in argv)
+    pid = node.spawn(f"echo '=== '$(date +%FT%T)' start {service}' >>{log}; exec {cmd}",
+                     log=log, env={"PYTHONPATH": config.NODE_SRC})
+    pids.setdefault(node.name, {})[service] = pid
+    _save_pids(pids)
+
+
+def start_glance(lab: Lab, say: Say) -> None:
+    node = lab.node(GLANCE_NODE)
+    conf_dir = "/etc/glance"
+    values = {
+        "node": node.name, "bind_host": node.ip, "glance_port": config.GLANCE_PORT,
+        "log_file": guest_log(node.name, "glance-api"),
+        "glance_db": config.db_url("glance"),
+        "paste_ini": f"{config.NODE_VENV}/etc/glance/glance-api-paste.ini",
+        "store_dir": glance_store_dir(), "staging_dir": "/var/lib/glance",
+    }
+    text = (config.TEMPLATES / "glance-node.conf").read_text().format(**values)
+    node.sh(f"mkdir -p {conf_dir} /var/lib/glance/staging /var/lib/glance/tasks", timeout=60)
+    node.write_file(f"{conf_dir}/glance-api.conf", text)
+    t0 = time.monotonic()
+    node.exec([f"{config.NODE_VENV}/bin/glance-manage", "--config-file",
+               f"{conf_dir}/glance-api.conf", "db_sync"], timeout=900, check=True)
+    say(f"e2e: glance db sync on {node.name} done ({time.monotonic() - t0:.0f}s)")
+    pids = _load_pids()
+    _spawn(node, "glance-api", [f"{config.NODE_VENV}/bin/python", "-m", "e2e.glance_wsgi",
+                                node.ip, str(config.GLANCE_PORT)], pids)
+    # OS_GLANCE_CONFIG_DIR defaults to /etc/glance, where the config is.
+
+
+def start_services(lab: Lab) -> None:
+    pids = _load_pids()
+    for node in lab.running_nodes():
+        for service in SERVICES:
+            _spawn(node, service, [
+                f"{config.NODE_VENV}/bin/{service}", "--config-file",
+                f"{config.NODE_CONF_DIR}/cinder.conf",
+                "--log-file", guest_log(node.name, service)], pids)
+
+
+def stop(lab: Lab) -> None:
+    pids = _load_pids()
+    for name, services in pids.items():
+        node = lab.node(name)
+        if not node.running():
+            continue
+        for pid in services.values():
+            node.exec(f"kill -TERM -- -{pid} 2>/dev/null; sleep 2; kill -KILL -- -{pid} "
+                      "2>/dev/null; true", timeout=60)
+    _pids_file().unlink(missing_ok=True)
+
+
+def wait_glance(timeout: float = 600.0) -> float:
+    t0 = time.monotonic()
+    host = glance_host()
+    while time.monotonic() - t0 < timeout:
+        if control.procs.port_open(config.GLANCE_PORT, host):
+            return time.monotonic() - t0
+        time.sleep(3)
+    raise control.procs.NotReady(f"glance-api on {GLANCE_NODE} not listening after "
+                                 f"{timeout:.0f}s; see {host_log_dir(GLANCE_NODE)}")

@@ -152,23 +152,26 @@ def _ficlone(src_fd: int, dst_fd: int) -> None:
 
 
 def clone(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-    """Reflink the whole of ``src`` into ``dst`` (created or truncated).
+    """Reflink the whole of ``src`` into the new file ``dst``.
 
-    Not atomic: use :func:`clone_atomic` for files others may read.  Raises
-    :class:`ReflinkUnsupported` when the filesystem(s) cannot share extents
-    and :class:`ReflinkError` for any other failure of the ioctl.
+    ``dst`` must not exist (``FileExistsError``); on failure it is removed
+    again.  Not atomic: use :func:`clone_atomic` for files others may read
+    or to replace an existing file.  Raises :class:`ReflinkUnsupported` when
+    the filesystem(s) cannot share extents and :class:`ReflinkError` for any
+    other failure of the ioctl.
     """
     src, dst = os.fspath(src), os.fspath(dst)
     src_fd = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        dst_fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        dst_fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
-            try:
-                _ficlone(src_fd, dst_fd)
-            except OSError as exc:
-                raise _explain(exc, src, dst) from exc
-        finally:
+            _ficlone(src_fd, dst_fd)
+        except OSError as exc:
             os.close(dst_fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(dst)
+            raise _explain(exc, src, dst) from exc
+        os.close(dst_fd)
     finally:
         os.close(src_fd)
 

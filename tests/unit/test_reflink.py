@@ -166,6 +166,18 @@ def test_clone_other_errors_are_not_unsupported(tmp_path, err, words):
     assert words in str(ei.value)
 
 
+def test_clone_refuses_existing_dst_and_removes_failed_dst(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.write_bytes(b"x")
+    dst.write_bytes(b"keep")
+    with pytest.raises(FileExistsError):
+        reflink.clone(src, dst)
+    assert dst.read_bytes() == b"keep"
+    with pytest.raises(reflink.ReflinkUnsupported):
+        reflink.clone(src, tmp_path / "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dst", "src"]
+
+
 def test_clone_missing_source_raises_filenotfound(tmp_path):
     with pytest.raises(FileNotFoundError):
         reflink.clone(tmp_path / "nope", tmp_path / "dst")

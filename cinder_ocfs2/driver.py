@@ -247,8 +247,10 @@ class OCFS2Driver(driver.VolumeDriver):
         return self._extra_specs(volume).get("provisioning:type") == "thick"
 
     def _copy(self, src: str, dst: str, size: int | None, *,
-              src_pool: filesystems.Pool, dst_pool: filesystems.Pool) -> str:
+              src_pool: filesystems.Pool, dst_pool: filesystems.Pool,
+              mode: int | None = None) -> str:
         """Reflink when possible, else a logged sparse copy (if allowed)."""
+        mode = self._mode if mode is None else mode
         allow = self.configuration.ocfs2_sparse_copy_fallback
         if src_pool.uuid != dst_pool.uuid or not dst_pool.has_refcount:
             if not allow:
@@ -258,9 +260,9 @@ class OCFS2Driver(driver.VolumeDriver):
             LOG.info("Sparse copy of %(src)s to %(dst)s (%(why)s)",
                      {"src": src, "dst": dst, "why": "another filesystem"
                       if src_pool.uuid != dst_pool.uuid else "no refcount feature"})
-            reflink.sparse_copy(src, dst, size=size, mode=self._mode)
+            reflink.sparse_copy(src, dst, size=size, mode=mode)
             return "sparse"
-        return reflink.copy(src, dst, allow_fallback=allow, size=size, mode=self._mode)
+        return reflink.copy(src, dst, allow_fallback=allow, size=size, mode=mode)
 
     # ------------------------------------------------------------ volumes
     @_translate
@@ -335,7 +337,8 @@ class OCFS2Driver(driver.VolumeDriver):
         pool = self._pool_of(snapshot.volume)
         src, dst = pool.file(snapshot.volume.name), pool.file(snapshot.name)
         how = self._copy(src, dst, None, src_pool=pool, dst_pool=pool)
-        manage.set_origin(dst, src)
+        manage.set_origin(dst, src)  # user xattrs need write permission: before chmod
+        volumes.set_mode(dst, self._mode & 0o444)  # nothing writes a snapshot
         LOG.info("Snapshot %(dst)s of %(src)s made by %(how)s", {"dst": dst, "src": src,
                                                                   "how": how})
 

@@ -302,7 +302,7 @@ class OCFS2DriverTestCase(TestCase):
         snap = self._snapshot(vol)
         self.drv.create_snapshot(snap)
         snap_path = os.path.join(self.vol1, snap.name)
-        self.assertEqual(0o660, os.stat(snap_path).st_mode & 0o777)
+        self.assertEqual(0o440, os.stat(snap_path).st_mode & 0o777)
         self._write(path, b"after!", 4096)
         self.assertEqual(b"before", self._read(snap_path, 6, 4096))
 

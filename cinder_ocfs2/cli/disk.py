@@ -125,6 +125,11 @@ def resolve(device: str) -> str:
     return device
 
 
+def device_number(device: str) -> tuple[int, int]:
+    rdev = os.stat(device).st_rdev
+    return os.major(rdev), os.minor(rdev)
+
+
 def probe(device: str) -> dict[str, Any]:
     """What the device holds: signatures, OCFS2 identity and who mounts it."""
     sigs = parse_wipefs_json(executor.run(["wipefs", "--no-act", "--json", device],
@@ -192,10 +197,8 @@ def run_add(args: argparse.Namespace) -> int:
     if not state.online:
         raise common.Refused(f"the o2cb cluster is not online here: {state.problem}")
     device = resolve(args.device)
-    mounts = mountinfo.read()
-    st = os.stat(device)
-    majmin = (os.major(st.st_rdev), os.minor(st.st_rdev))
-    here = [m for m in mounts if m.fstype == "ocfs2" and m.major_minor == majmin]
+    majmin = device_number(device)
+    here = [m for m in mountinfo.read() if m.fstype == "ocfs2" and m.major_minor == majmin]
     common.say(f"probing {device}")
     found = probe(device)
     if here:

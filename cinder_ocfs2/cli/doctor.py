@@ -30,6 +30,7 @@ from typing import Any
 
 from cinder_ocfs2.cli import common, facts
 
+DISK_CHECKS = ("slots", "refcount", "partial-mount")
 INTERNAL_LOGIC = ("mount.ocfs2 fails with 'Internal logic failure while trying to join the "
                   "group' until this is fixed")
 
@@ -229,12 +230,18 @@ def analyze(all_facts: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
     """All findings for the given ``{node: facts}``, errors first."""
     findings = _cross_findings(all_facts)
     cross_partial = any(f.check == "partial-mount" for f in findings)
+    seen: set[tuple[str, str]] = set()
     for name, f in all_facts.items():
         for finding in _node_findings(name, f):
             # with several nodes the cross-node view of partial mounts is exact
             if cross_partial and finding.check == "partial-mount" and \
                     finding.severity == "warning":
                 continue
+            # a disk's own problems (slots, refcount) are reported once, not per node
+            if finding.check in DISK_CHECKS:
+                if (finding.check, finding.message) in seen:
+                    continue
+                seen.add((finding.check, finding.message))
             findings.append(finding)
     return sorted(findings, key=lambda x: x.severity != "error")
 

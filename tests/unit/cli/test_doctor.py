@@ -1,0 +1,192 @@
+# Copyright 2026 The cinder-ocfs2 Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Tests for cinder-ocfs2 doctor: every failure mode from the issue, and the verb."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from cinder_ocfs2.cli import doctor, facts, main
+
+from .conftest import UUID, answer_fs_tools, node_tree
+
+
+@pytest.fixture
+def two(tmp_path, fake_exec):
+    """Facts of a healthy two-node cluster."""
+    answer_fs_tools(fake_exec)
+    f1 = facts.gather(node_tree(tmp_path / "n1"), probe_ports=False)
+    f2 = facts.gather(node_tree(tmp_path / "n2", hostname="node2", local="node2",
+                                connected="0 \n"), probe_ports=False)
+    # both see the same mount point path
+    f2["filesystems"][0]["mount_point"] = f1["filesystems"][0]["mount_point"]
+    f2["fstab"] = f1["fstab"]
+    return {"node1": f1, "node2": f2}
+
+
+def checks(findings, severity=None):
+    return sorted({(f.check, f.node) for f in findings
+                   if severity is None or f.severity == severity})
+
+
+def test_healthy_cluster_has_no_findings(two):
+    assert doctor.analyze(two) == []
+
+
+def test_not_registered_explains_internal_logic_failure(tmp_path, fake_exec):
+    answer_fs_tools(fake_exec)
+    f = facts.gather(node_tree(tmp_path, registered=False, mounted=False), probe_ports=False)
+    (finding,) = [x for x in doctor.analyze({"node1": f}) if x.severity == "error"]
+    assert finding.check == "o2cb-registered"
+    assert "Internal logic failure while trying to join the group" in finding.message
+    assert finding.fix == "run `o2cb register-cluster labcluster` (mounts fail with 'Internal " \
+        "logic failure while trying to join the group' until it is)"
+
+
+def test_global_heartbeat_not_started(tmp_path, fake_exec):
+    answer_fs_tools(fake_exec)
+    f = facts.gather(node_tree(tmp_path, mode="global", mounted=False), probe_ports=False)
+    found = [x for x in doctor.analyze({"node1": f}) if x.check == "o2cb-heartbeat"]
+    assert found and "`o2cb start-heartbeat labcluster`" in found[0].fix
+
+
+def test_node_name_differs_from_hostname(tmp_path, fake_exec):
+    answer_fs_tools(fake_exec)
+    f = facts.gather(node_tree(tmp_path, hostname="cluster89", local="nobody"),
+                     probe_ports=False)
+    assert ("node-name", "node1") in checks(doctor.analyze({"node1": f}), "error")
+
+
+def test_cluster_conf_differs_between_nodes(two):
+    two["node2"]["cluster_conf"]["sha256"] = "f" * 64
+    (f,) = [x for x in doctor.analyze(two) if x.check == "cluster-conf-differs"]
+    assert f.severity == "error" and "node2: ffffffffffff" in f.message
+
+
+def test_timeouts_not_uniform(two):
+    two["node2"]["configfs"]["timeouts"]["idle_timeout_ms"] = 60000
+    assert ("timeouts", "cluster") in checks(doctor.analyze(two), "error")
+
+
+def test_read_only_after_errors(two):
+    two["node1"]["filesystems"][0]["read_only"] = True
+    (f,) = [x for x in doctor.analyze(two) if x.check == "read-only"]
+    assert "fsck.ocfs2 -fy /dev/vdb" in f.fix
+
+
+def test_slots_exhausted(two):
+    for f in two.values():
+        f["filesystems"][0]["slots"] = 2
+    (f,) = [x for x in doctor.analyze(two) if x.check == "slots"]
+    assert f.severity == "warning" and "tunefs.ocfs2 -N 4 /dev/vdb" in f.fix
+    for f in two.values():
+        f["filesystems"][0]["slots"] = 1
+    assert ("slots", "node1") in checks(doctor.analyze(two), "error")
+
+
+def test_refcount_missing(two):
+    two["node1"]["filesystems"][0]["has_refcount"] = False
+    (f,) = [x for x in doctor.analyze(two) if x.check == "refcount"]
+    assert "--fs-features=refcount" in f.fix
+
+
+def test_mounted_on_some_nodes_only(two):
+    two["node2"]["filesystems"] = []
+    (f,) = [x for x in doctor.analyze(two) if x.check == "partial-mount"]
+    assert f.node == "cluster" and "not on node2" in f.message
+    assert f"disk add UUID={UUID}" in f.fix
+
+
+def test_single_node_view_of_partial_mount(two):
+    two["node1"]["filesystems"][0]["mounted_on"] = ["node1"]
+    found = [x for x in doctor.analyze({"node1": two["node1"]}) if x.check == "partial-mount"]
+    assert found[0].severity == "warning" and "not on node2" in found[0].message
+
+
+def test_port_unreachable_while_heartbeating(two):
+    two["node1"]["ports"] = {"node2": "10.77.0.12:7777 ECONNREFUSED"}
+    (f,) = [x for x in doctor.analyze(two) if x.check == "o2net-port"]
+    assert f.severity == "error" and "open TCP 7777" in f.fix
+    two["node1"]["o2hb_livenodes"] = [0]
+    (f,) = [x for x in doctor.analyze(two) if x.check == "o2net-port"]
+    assert f.severity == "warning"
+
+
+def test_heartbeating_but_not_connected(two):
+    two["node1"]["o2net_connected"] = []
+    assert ("o2net-connect", "node1") in checks(doctor.analyze(two), "error")
+
+
+def test_container_cannot_see_mount(two):
+    two["node1"]["containers"] = [{"pid": 7, "visible": [], "missing": ["252:16"],
+                                   "base_mount": {"mount_point": "/var/lib/cinder",
+                                                  "propagation": {}}}]
+    (f,) = [x for x in doctor.analyze(two) if x.check == "propagation"]
+    assert f.severity == "error" and "rshared" in f.fix
+
+
+def test_fstab_missing_or_without_netdev(two):
+    two["node1"]["fstab"] = []
+    two["node2"]["fstab"] = [{**two["node2"]["fstab"][0], "options": "defaults"}]
+    found = {(x.node, x.check): x for x in doctor.analyze(two)}
+    assert "no /etc/fstab entry" in found[("node1", "fstab")].message
+    assert "lacks _netdev" in found[("node2", "fstab")].message
+
+
+def test_configfs_stale(two):
+    two["node1"]["configfs"]["nodes"] = two["node1"]["configfs"]["nodes"][:1]
+    assert ("configfs-stale", "node1") in checks(doctor.analyze(two), "error")
+
+
+class TestVerb:
+    def test_facts_prints_json(self, monkeypatch, capsys):
+        monkeypatch.setattr(facts, "gather", lambda **kw: {"hostname": "node1", "kw": kw})
+        assert main.main(["doctor", "--facts", "--no-port-probe"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["kw"] == {"base": facts.DEFAULT_BASE, "probe_ports": False}
+
+    def test_compare_files_exit_3_with_fixes(self, two, tmp_path, capsys):
+        bad = copy.deepcopy(two)
+        bad["node2"]["configfs"]["timeouts"]["dead_threshold"] = 61
+        paths = []
+        for name, f in bad.items():
+            p = tmp_path / f"{name}.json"
+            p.write_text(json.dumps(f))
+            paths.append(str(p))
+        rc = main.main(["doctor", "--no-local", "--compare", *paths])
+        out = capsys.readouterr().out
+        assert rc == 3
+        assert "checked: node1, node2" in out
+        assert "ERROR   [cluster] timeouts:" in out and "fix: set O2CB_HEARTBEAT_THRESHOLD" in out
+
+    def test_peers_via_prefix(self, two, fake_exec, monkeypatch, capsys):
+        monkeypatch.setattr(facts, "gather", lambda **kw: two["node1"])
+        fake_exec.on(["ssh", "node2"], json_out=two["node2"])
+        rc = main.main(["doctor", "--json", "--peer", "node2=ssh node2",
+                        "--remote-cli", "env PYTHONPATH=/opt/x python3 -m cinder_ocfs2.cli.main"])
+        assert rc == 0
+        assert fake_exec.ran("ssh") == [[
+            "ssh", "node2", "env", "PYTHONPATH=/opt/x", "python3", "-m",
+            "cinder_ocfs2.cli.main", "doctor", "--facts", "--base", facts.DEFAULT_BASE]]
+        out = json.loads(capsys.readouterr().out)
+        assert out == {"nodes": ["node1", "node2"], "ok": True, "findings": []}
+
+    def test_peer_that_prints_garbage(self, two, fake_exec, monkeypatch, capsys):
+        monkeypatch.setattr(facts, "gather", lambda **kw: two["node1"])
+        fake_exec.on(["ssh"], "bash: cinder-ocfs2: command not found", rc=127)
+        assert main.main(["doctor", "--peer", "node2=ssh node2"]) == 1
+        assert "--> CliError: ssh node2 cinder-ocfs2 doctor --facts" in capsys.readouterr().err

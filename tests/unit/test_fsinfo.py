@@ -32,6 +32,21 @@ Cluster Size: 4096
     Features: unwritten
 """
 
+# Recorded on lab node1 (Debian 12, ocfs2-tools 1.8.7): note the trailing
+# blanks and the repeated qualifier on wrapped feature lines.
+LAB_VOLINFO = "".join([
+    "       Label: lab0\n",
+    "        UUID: A8EAA014AAF24AB5949C0557D8690841\n",
+    "  Block Size: 4096\n",
+    "Cluster Size: 4096\n",
+    "  Node Slots: 8\n",
+    "    Features: backup-super strict-journal-super sparse extended-slotmap \n",
+    "    Features: inline-data xattr indexed-dirs refcount discontig-bg clusterinfo \n",
+    "    Features: append-dio unwritten \n",
+])
+LAB_FEATURES = ("backup-super strict-journal-super sparse extended-slotmap inline-data xattr \n"
+                "indexed-dirs refcount discontig-bg clusterinfo append-dio unwritten \n")
+
 VOLINFO_NOREFCOUNT = """\
        Label: \n        UUID: 0123456789ABCDEF0123456789ABCDEF
   Block Size: 4096
@@ -60,6 +75,14 @@ def test_parse_volinfo():
     assert (info.block_size, info.cluster_size, info.slots) == (4096, 4096, 4)
     assert {"sparse", "refcount", "unwritten", "clusterinfo"} <= info.features
     assert info.has_refcount
+
+
+def test_parse_lab_volinfo():
+    info = fsinfo.parse_volinfo(LAB_VOLINFO)
+    assert info == fsinfo.FsInfo(
+        uuid="a8eaa014-aaf2-4ab5-949c-0557d8690841", label="lab0", slots=8,
+        block_size=4096, cluster_size=4096, features=fsinfo.parse_features(LAB_FEATURES))
+    assert len(info.features) == 12 and info.has_refcount
 
 
 def test_parse_volinfo_without_label_or_refcount():
@@ -106,13 +129,13 @@ def test_query_failure(monkeypatch):
         fsinfo.query("/tmp")
 
 
-@pytest.mark.parametrize("path", sorted(RECORDED.glob("*volinfo*")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(RECORDED.rglob("*volinfo*")), ids=lambda p: p.name)
 def test_recorded_volinfo(path):
     info = fsinfo.parse_volinfo(path.read_text())
     assert info.uuid and info.slots > 0 and info.block_size >= 512
 
 
-@pytest.mark.parametrize("path", sorted(RECORDED.glob("*blkid*")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(RECORDED.rglob("*blkid*")), ids=lambda p: p.name)
 def test_recorded_blkid(path):
     devices = fsinfo.parse_blkid_export(path.read_text())
     assert any(d.get("TYPE") == "ocfs2" for d in devices)

@@ -34,6 +34,31 @@ SAMPLE = "".join([
     " - ocfs2 /dev/sdd rw,heartbeat=local\n",
 ])
 
+# Recorded on lab node1 (/proc/self/mountinfo, OCFS2 lines and neighbours).
+LAB = "".join([
+    "28 26 0:24 / /opt/cinder-ocfs2 ro,relatime - 9p src ro,sync,dirsync,access=client,"
+    "msize=512000,trans=virtio\n",
+    "36 26 0:30 / /dlm rw,relatime - ocfs2_dlmfs ocfs2_dlmfs rw\n",
+    "38 26 254:16 / /var/lib/cinder/ocfs2/lab0 rw,relatime - ocfs2 /dev/vdb rw,_netdev,"
+    "heartbeat=local,nointr,data=ordered,errors=remount-ro,atime_quantum=60,"
+    "cluster_stack=o2cb,coherency=full,user_xattr,acl\n",
+    "39 26 254:32 / /var/lib/cinder/ocfs2/hot1 rw,relatime - ocfs2 /dev/vdc rw,_netdev,"
+    "heartbeat=local,nointr,data=ordered,errors=remount-ro,atime_quantum=60,"
+    "cluster_stack=o2cb,coherency=full,user_xattr,acl\n",
+])
+
+
+def test_parse_lab_node():
+    mounts = mountinfo.parse(LAB)
+    ocfs2 = [m for m in mounts if m.fstype == "ocfs2"]
+    assert [m.mount_point for m in ocfs2] == ["/var/lib/cinder/ocfs2/lab0",
+                                              "/var/lib/cinder/ocfs2/hot1"]
+    assert ocfs2[0].major_minor == (254, 16) and ocfs2[0].optional_fields == ()
+    assert ocfs2[0].super_options["cluster_stack"] == "o2cb"
+    assert not ocfs2[0].read_only
+    assert mounts[1].fstype == "ocfs2_dlmfs"  # not a filesystem to serve
+    assert mounts[0].read_only
+
 
 def test_parse_fields():
     mounts = mountinfo.parse(SAMPLE)
@@ -95,7 +120,7 @@ def test_read_self():
     assert any(m.mount_point == "/" for m in mounts)
 
 
-@pytest.mark.parametrize("path", sorted(RECORDED.glob("*mountinfo*")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(RECORDED.rglob("*mountinfo*")), ids=lambda p: p.name)
 def test_recorded(path):
     mounts = mountinfo.parse(path.read_text())
     ocfs2 = [m for m in mounts if m.fstype == "ocfs2"]

@@ -123,6 +123,7 @@ def node_conf(node: Node, glance_endpoint: str) -> str:
         "glance_endpoint": glance_endpoint, "backends": ",".join(config.BACKENDS),
         "backup_dir": backup_dir(), "locks_dir": locks_dir(),
         "mount_root": config.MOUNT_ROOT, "mount_root_b": backend_b_root(),
+        "project_id": config.PROJECT_ID, "user_id": config.USER_ID,
     }
     return (config.TEMPLATES / "cinder-node.conf").read_text().format(**values)
 

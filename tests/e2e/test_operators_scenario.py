@@ -1,0 +1,512 @@
+# Copyright 2026 The cinder-ocfs2 Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The operators' scenario (../shared/seed/operator-notes.md), end to end, with the real CLIs.
+
+Runs against the e2e deployment (``python -m e2e up``): cinder-api and
+cinder-scheduler in the lab's netns, cinder-volume/cinder-backup on both lab
+nodes with ``OCFS2Driver``, glance-api with its file store on OCFS2. Every
+step drives ``openstack``/``cinder`` exactly as the operators did, then checks
+the status the API reports AND the data on the shared filesystem, read through
+a node (checksums of the volume files, ``/var/lib/cinder/ocfs2/<pool>/volume-<id>``).
+
+Steps share state in order (the scenario is a story); a failed step makes the
+steps that need its result skip. ``make e2e`` prints the per-step timings and
+writes them to ``.lab/e2e-timings.md``.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import random
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e import clients, config, nodes
+from lab.lab import Lab, Node
+
+pytestmark = [pytest.mark.lab, pytest.mark.e2e_step]
+
+MiB = 1 << 20
+GiB = 1 << 30
+PATTERN_MIB = 8
+#: Everything the scenario learns along the way (ids, checksums).
+S: dict[str, Any] = {}
+
+
+# --------------------------------------------------------------------- helpers
+
+def osc(*args: str, timeout: float = 300) -> str:
+    return clients.cli(["openstack", *args], timeout=timeout).stdout
+
+
+def osc_json(*args: str, timeout: float = 300) -> Any:
+    return clients.cli_json(["openstack", *args], timeout=timeout)
+
+
+def cinder(*args: str, timeout: float = 300) -> str:
+    return clients.cli(["cinder", *args], timeout=timeout).stdout
+
+
+def need(*keys: str) -> None:
+    missing = [k for k in keys if k not in S]
+    if missing:
+        pytest.skip(f"needs the result of an earlier step ({', '.join(missing)})")
+
+
+def table(text: str) -> dict[str, str]:
+    """A cinderclient ``Property | Value`` table as a dict (continuation rows joined)."""
+    out: dict[str, str] = {}
+    key = ""
+    for line in text.splitlines():
+        m = re.match(r"^\|\s(.*?)\s*\|\s(.*?)\s*\|$", line)
+        if not m or m.group(1) in ("Property",) and m.group(2) in ("Value",):
+            continue
+        k, v = m.group(1).strip(), m.group(2).strip()
+        if k:
+            key = k
+            out[key] = v
+        elif key:
+            out[key] += v
+    return out
+
+
+def wait(kind: str, ident: str, want: str | tuple[str, ...], timeout: float = 600,
+         field: str = "status") -> dict[str, Any]:
+    """Poll ``openstack <kind> show`` until ``field`` is in ``want``; fail on an error state."""
+    wanted = (want,) if isinstance(want, str) else want
+    deadline = time.monotonic() + timeout
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        last = osc_json(*kind.split(), "show", ident)
+        value = str(last.get(field))
+        if value in wanted:
+            return last
+        if value.startswith("error") or value in ("failed", "killed"):
+            raise AssertionError(f"{kind} {ident}: {field} became {value}: {last}")
+        time.sleep(3)
+    raise AssertionError(f"{kind} {ident}: {field} still {last.get(field)!r} after "
+                         f"{timeout:.0f}s (want {wanted})")
+
+
+def wait_gone(kind: str, ident: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc = clients.cli(["openstack", *kind.split(), "show", ident], check=False)
+        if proc.returncode:
+            assert "No " in proc.stderr or "not be found" in proc.stderr \
+                or "404" in proc.stderr, proc.stderr
+            return
+        if str(json.loads(clients.cli(["openstack", *kind.split(), "show", ident, "-f",
+                                       "json"], check=False).stdout or "{}")
+               .get("status", "")).startswith("error"):
+            raise AssertionError(f"{kind} {ident} went to an error state while deleting")
+        time.sleep(3)
+    raise AssertionError(f"{kind} {ident} still exists after {timeout:.0f}s")
+
+
+def pool_of(vol: dict[str, Any]) -> str:
+    return str(vol["os-vol-host-attr:host"]).rsplit("#", 1)[1]
+
+
+def backend_of(vol: dict[str, Any]) -> str:
+    return str(vol["os-vol-host-attr:host"]).split("@", 1)[1].split("#", 1)[0]
+
+
+def volume_file(vol: dict[str, Any]) -> str:
+    name_id = vol.get("os-vol-mig-status-attr:name_id") or vol["id"]
+    return f"{nodes.pool_dir(pool_of(vol))}/volume-{name_id}"
+
+
+def sha_head(node: Node, path: str, mib: int = PATTERN_MIB, offset_mib: int = 0) -> str:
+    out = node.sh(f"dd if={path} bs=1M skip={offset_mib} count={mib} status=none "
+                  f"iflag=direct | sha256sum", timeout=300)
+    return out.split()[0]
+
+
+def file_size(node: Node, path: str) -> int:
+    return int(node.sh(f"stat -c %s {path}", timeout=60).strip())
+
+
+def exists(node: Node, path: str) -> bool:
+    return node.exec(["test", "-e", path], timeout=60).ok
+
+
+def write_pattern(node: Node, path: str, seed: str, mib: int = PATTERN_MIB,
+                  offset_mib: int = 0) -> str:
+    """Write ``mib`` MiB of seeded pseudo-random data into ``path`` in place; return its sha."""
+    data = pattern(seed, mib)
+    node.write_file(f"/tmp/pattern-{seed}", data)
+    node.sh(f"dd if=/tmp/pattern-{seed} of={path} bs=1M seek={offset_mib} conv=notrunc,fsync "
+            f"status=none && rm -f /tmp/pattern-{seed}", timeout=300)
+    return hashlib.sha256(data).hexdigest()
+
+
+def pattern(seed: str, mib: int = PATTERN_MIB) -> bytes:
+    """``mib`` MiB of pseudo-random bytes, reproducible from ``seed``."""
+    return random.Random(seed).randbytes(mib * MiB)
+
+
+# ----------------------------------------------------------------------- steps
+
+def test_01_services_up(deployment: Lab) -> None:
+    rows = osc_json("volume", "service", "list")
+    up = {(r["Binary"], r["Host"]): r for r in rows if r["State"] == "up"}
+    for node in deployment.running_nodes():
+        for backend in config.BACKENDS:
+            host = (f"{node.name}@{backend}" if config.HA_MODE == "cluster"
+                    else f"{config.CINDER_CLUSTER}@{backend}")
+            assert ("cinder-volume", host) in up, f"cinder-volume {host} not up: {rows}"
+        assert ("cinder-backup", node.name) in up, f"cinder-backup on {node.name} not up"
+    if config.HA_MODE == "cluster":
+        clustered = {r.get("Cluster") for r in rows if r["Binary"] == "cinder-volume"}
+        assert clustered == {f"{config.CINDER_CLUSTER}@{b}" for b in config.BACKENDS}, rows
+    S["node1"], S["node2"] = deployment.node("node1"), deployment.node("node2")
+
+
+def test_02_volume_type_ocfs() -> None:
+    for name, backend in (("ocfs", "ocfs2"), ("ocfsb", "ocfs2b")):
+        if clients.cli(["openstack", "volume", "type", "show", name], check=False).returncode:
+            osc("volume", "type", "create", name, "--property",
+                f"volume_backend_name={backend}")
+        shown = osc_json("volume", "type", "show", name)
+        assert f"volume_backend_name='{backend}'" in str(shown["properties"]) \
+            or shown["properties"].get("volume_backend_name") == backend, shown
+    S["type"] = "ocfs"
+
+
+def test_03_volume_create_show_delete() -> None:
+    need("type", "node1")
+    vol = osc_json("volume", "create", "test4", "--size", "1", "--type", "ocfs")
+    vol = wait("volume", vol["id"], "available")
+    assert vol["size"] == 1 and vol["type"] == "ocfs" and backend_of(vol) == "ocfs2", vol
+    path = volume_file(vol)
+    # Created by one node, visible with the right size on the other.
+    assert file_size(S["node2"], path) == 1 * GiB
+    mode = S["node2"].sh(f"stat -c %a {path}").strip()
+    assert not mode.endswith(("6", "7", "2", "3")), f"{path} is world-writable ({mode})"
+    osc("volume", "delete", "test4")
+    wait_gone("volume", vol["id"])
+    proc = clients.cli(["openstack", "volume", "show", "test4"], check=False)
+    assert proc.returncode and "No volume with a name or ID of 'test4' exists" in proc.stderr
+    assert not exists(S["node1"], path), f"{path} left behind"
+
+
+def test_04_volume_with_data() -> None:
+    need("type", "node1")
+    vol = osc_json("volume", "create", "test3", "--size", "1", "--type", "ocfs")
+    vol = wait("volume", vol["id"], "available")
+    S["test3"] = vol["id"]
+    S["test3_sha"] = write_pattern(S["node1"], volume_file(vol), "test3")
+    assert sha_head(S["node2"], volume_file(vol)) == S["test3_sha"]
+
+
+def test_05_extend() -> None:
+    need("test3")
+    cinder("extend", "test3", "2")
+    vol = wait("volume", S["test3"], "available")
+    deadline = time.monotonic() + 120
+    while vol["size"] != 2 and time.monotonic() < deadline:
+        time.sleep(3)
+        vol = osc_json("volume", "show", S["test3"])
+    shown = table(cinder("show", "test3"))
+    assert shown["size"] == "2" and shown["status"] == "available", shown
+    assert file_size(S["node2"], volume_file(vol)) == 2 * GiB
+    assert sha_head(S["node2"], volume_file(vol)) == S["test3_sha"]
+
+
+def test_06_snapshot_create_list() -> None:
+    need("test3")
+    snap = osc_json("volume", "snapshot", "create", "--volume", "test3", "test-snp")
+    snap = wait("volume snapshot", snap["id"], "available")
+    S["snap"] = snap["id"]
+    listed = osc_json("volume", "snapshot", "list")
+    assert any(s["ID"] == snap["id"] and s["Status"] == "available" and s["Size"] == 2
+               for s in listed), listed
+    vol = osc_json("volume", "show", S["test3"])
+    snap_file = f"{nodes.pool_dir(pool_of(vol))}/snapshot-{snap['id']}"
+    assert sha_head(S["node2"], snap_file) == S["test3_sha"]
+    # The snapshot is a point in time: overwrite the volume, the snapshot keeps the old data.
+    S["test3_sha2"] = write_pattern(S["node1"], volume_file(vol), "test3-v2")
+    assert sha_head(S["node2"], snap_file) == S["test3_sha"]
+    assert sha_head(S["node2"], volume_file(vol)) == S["test3_sha2"]
+
+
+def test_07_volume_from_snapshot() -> None:
+    need("snap")
+    vol = osc_json("volume", "create", "snp-volume", "--snapshot", "test-snp")
+    vol = wait("volume", vol["id"], "available")
+    S["snp_volume"] = vol["id"]
+    assert vol["size"] == 2 and vol["snapshot_id"] == S["snap"], vol
+    assert sha_head(S["node2"], volume_file(vol)) == S["test3_sha"]
+
+
+def test_08_snapshot_delete() -> None:
+    need("snap")
+    vol = osc_json("volume", "show", S["test3"])
+    snap_file = f"{nodes.pool_dir(pool_of(vol))}/snapshot-{S['snap']}"
+    osc("volume", "snapshot", "delete", "test-snp")
+    wait_gone("volume snapshot", S["snap"])
+    assert all(s["ID"] != S["snap"] for s in osc_json("volume", "snapshot", "list"))
+    assert not exists(S["node1"], snap_file)
+    # The volume made from it is independent of it.
+    need("snp_volume")
+    snp = osc_json("volume", "show", S["snp_volume"])
+    assert sha_head(S["node1"], volume_file(snp)) == S["test3_sha"]
+
+
+def test_09_clone_larger() -> None:
+    need("test3", "test3_sha2")
+    shown = table(cinder("create", "3", "--name", "testcp", "--source-volid", S["test3"],
+                         "--volume-type", "ocfs"))
+    vol = wait("volume", shown["id"], "available")
+    S["testcp"] = vol["id"]
+    assert vol["size"] == 3 and vol["source_volid"] == S["test3"], vol
+    assert file_size(S["node2"], volume_file(vol)) == 3 * GiB
+    assert sha_head(S["node2"], volume_file(vol)) == S["test3_sha2"]
+
+
+def test_10_volume_from_qcow2_image(tmp_path: Path) -> None:
+    need("type", "node1")
+    raw, qcow2 = tmp_path / "img.raw", tmp_path / "img.qcow2"
+    data = pattern("image", PATTERN_MIB)
+    with raw.open("wb") as f:
+        f.write(data)
+        f.truncate(64 * MiB)
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(qcow2)],
+                   check=True)
+    img = osc_json("image", "create", "--disk-format", "qcow2", "--container-format", "bare",
+                   "--file", str(qcow2), "test86")
+    img = wait("image", img["id"], "active")
+    S["image"], S["image_sha"] = img["id"], hashlib.sha256(data).hexdigest()
+    shown = table(cinder("create", "1", "--name", "test-img", "--image", "test86",
+                         "--volume-type", "ocfs"))
+    vol = wait("volume", shown["id"], "available")
+    S["test_img"] = vol["id"]
+    assert str(vol["bootable"]).lower() == "true", vol
+    meta = vol.get("volume_image_metadata") or {}
+    assert meta.get("image_id") == img["id"] and meta.get("disk_format") == "qcow2", meta
+    # The volume holds the image's raw content, checked from the other node.
+    assert sha_head(S["node2"], volume_file(vol)) == S["image_sha"]
+    assert file_size(S["node2"], volume_file(vol)) == 1 * GiB
+
+
+def test_11_image_from_volume(tmp_path: Path) -> None:
+    need("test_img")
+    # The operators got "upload_to_image() got an unexpected keyword argument 'visibility'".
+    out = osc_json("image", "create", "--volume", "test-img", "volume-img")
+    image_id = out.get("image_id") or out.get("id")
+    assert image_id, out
+    S["image2"] = image_id
+    img = wait("image", image_id, "active", timeout=900)
+    assert img["disk_format"] == "raw", img
+    wait("volume", S["test_img"], "available")
+    saved = tmp_path / "saved.raw"
+    osc("image", "save", "--file", str(saved), image_id, timeout=600)
+    with saved.open("rb") as f:
+        assert hashlib.sha256(f.read(PATTERN_MIB * MiB)).hexdigest() == S["image_sha"]
+    assert saved.stat().st_size == 1 * GiB
+
+
+def test_12_backup_create_restore() -> None:
+    need("test3", "test3_sha2")
+    backup = osc_json("volume", "backup", "create", "--name", "test5", "test3")
+    backup = wait("volume backup", backup["id"], "available", timeout=900)
+    S["backup"] = backup["id"]
+    assert backup["volume_id"] == S["test3"], backup
+    files = S["node2"].sh(f"find {nodes.backup_dir()} -type f | wc -l").strip()
+    assert int(files) > 0, "no backup files on the shared filesystem"
+    shown = table(cinder("backup-restore", "--name", "restored", "test5"))
+    restored = shown.get("volume_id")
+    assert restored, shown
+    vol = wait("volume", restored, "available", timeout=900)
+    S["restored"] = restored
+    wait("volume backup", S["backup"], "available")
+    assert sha_head(S["node2"], volume_file(vol)) == S["test3_sha2"]
+
+
+def test_13_host_assisted_migration(deployment: Lab) -> None:
+    need("testcp")
+    vol = osc_json("volume", "show", S["testcp"])
+    src = volume_file(vol)
+    host_b = next(p["name"] for p in osc_json("volume", "backend", "pool", "list")
+                  if "@ocfs2b#" in p["name"])
+    if config.HA_MODE == "cluster":
+        cluster = f"{config.CINDER_CLUSTER}@ocfs2b#{host_b.rsplit('#', 1)[1]}"
+        cinder("--os-volume-api-version", "3.16", "migrate", "--force-host-copy", "True",
+               "--cluster", cluster, S["testcp"])
+    else:
+        cinder("migrate", "--force-host-copy", "True", S["testcp"], host_b)
+    vol = wait("volume", S["testcp"], ("success",), field="migration_status", timeout=1200)
+    vol = wait("volume", S["testcp"], "available")
+    assert backend_of(vol) == "ocfs2b", vol["os-vol-host-attr:host"]
+    dst = volume_file(vol)
+    assert dst.startswith(nodes.backend_b_root()), dst
+    assert sha_head(S["node2"], dst) == S["test3_sha2"]
+    assert file_size(S["node2"], dst) == 3 * GiB
+    assert not exists(S["node1"], src), f"source {src} left behind"
+
+
+def _pools() -> list[dict[str, str]]:
+    text = cinder("get-pools", "--detail")
+    return [table(chunk) for chunk in re.split(r"\n(?=\+-+\+-+\+\n\| Property)", text)
+            if "Property" in chunk]
+
+
+def test_14_get_pools_vs_df() -> None:
+    need("node1")
+    pools = _pools()
+    by_fs: dict[str, list[dict[str, str]]] = {}
+    for pool in pools:
+        by_fs.setdefault(pool["name"].rsplit("#", 1)[1], []).append(pool)
+    mounted = S["node1"].sh("findmnt -rn -t ocfs2 -o TARGET").split()
+    expect = {m.rsplit("/", 1)[1] for m in mounted
+              if m.startswith((config.MOUNT_ROOT + "/", nodes.backend_b_root() + "/"))}
+    assert set(by_fs) == expect, f"pools {sorted(by_fs)} vs filesystems {sorted(expect)}"
+    for label, entries in by_fs.items():
+        size, avail = (int(x) for x in S["node1"].sh(
+            f"df -B1 --output=size,avail {nodes.pool_dir(label)} | tail -1").split())
+        for pool in entries:
+            assert pool["storage_protocol"] == "ocfs2", pool
+            assert abs(float(pool["total_capacity_gb"]) - size / GiB) < 0.05, (pool, size)
+            assert abs(float(pool["free_capacity_gb"]) - avail / GiB) < 0.25, (pool, avail)
+    S["pools_checked"] = True
+
+
+def _connection_info(text: str) -> dict[str, Any]:
+    rows = table(text)
+    data = rows.get("data")
+    assert data, text
+    try:
+        return {"driver_volume_type": rows.get("driver_volume_type"),
+                "data": json.loads(data)}
+    except ValueError:
+        return {"driver_volume_type": rows.get("driver_volume_type"),
+                "data": ast.literal_eval(data)}
+
+
+BRICK_SCRIPT = """
+import hashlib, json, os, sys
+from os_brick.initiator import connector
+info = json.loads(sys.argv[1])
+conn = connector.InitiatorConnector.factory(
+    info["driver_volume_type"].upper(), root_helper="sudo", use_multipath=False)
+dev = conn.connect_volume(info["data"])
+data = bytes.fromhex(sys.argv[2]) * (1 << 20)
+fd = os.open(dev["path"], os.O_RDWR)
+os.pwrite(fd, data[: 4 << 20], 1 << 20)
+os.fsync(fd)
+os.close(fd)
+conn.disconnect_volume(info["data"], dev)
+print(json.dumps({"path": dev["path"], "sha": hashlib.sha256(data[: 4 << 20]).hexdigest()}))
+"""
+
+
+def test_15_attach_detach_attachments_api() -> None:
+    need("restored", "node1")
+    node1, node2 = S["node1"], S["node2"]
+    out = cinder("--os-volume-api-version", "3.54", "attachment-create", "--connect", "True",
+                 "--initiator", "iqn.2026-11.lab:node1", "--ip", node1.ip, "--host",
+                 node1.name, "--platform", "x86_64", "--ostype", "linux", "--multipath",
+                 "False", "--mountpoint", "/dev/vdb", "--mode", "rw", S["restored"])
+    attachment = table(out)["id"]
+    info = _connection_info(out)
+    assert info["driver_volume_type"] == "gpfs", info
+    vol = osc_json("volume", "show", S["restored"])
+    assert info["data"]["device_path"] == volume_file(vol), info
+    seed = hashlib.sha256(b"attach").hexdigest()[:8]
+    res = node1.exec([f"{config.NODE_VENV}/bin/python", "-c", BRICK_SCRIPT, json.dumps(info),
+                      seed * 4], timeout=300, check=True)
+    written = json.loads(res.stdout.strip().splitlines()[-1])
+    cinder("--os-volume-api-version", "3.54", "attachment-complete", attachment)
+    vol = wait("volume", S["restored"], "in-use")
+    assert vol["attachments"], vol
+    # Written through os-brick on node1, read back on node2 from the shared filesystem.
+    assert sha_head(node2, volume_file(vol), mib=4, offset_mib=1) == written["sha"]
+    cinder("--os-volume-api-version", "3.54", "attachment-delete", attachment)
+    wait("volume", S["restored"], "available")
+
+
+def _log_text() -> str:
+    parts = []
+    for path in list((config.STATE_DIR / "logs").glob("*.log")) + list(
+            (Path(nodes.host_log_dir("node1")).parent).glob("*/*.log")):
+        parts.append(f"=== {path}\n" + path.read_text(errors="replace"))
+    return "\n".join(parts)
+
+
+def test_16_hot_add_disk(deployment: Lab) -> None:
+    need("type", "node1")
+    label = next(f"hot{i}" for i in range(1, 50) if f"hot{i}" not in deployment.state.disks)
+    t0 = time.time()
+    deployment.add_disk(label=label, size="8G", mount=True)
+    mark = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t0))
+    # No restart: the pool shows up at the next stats refresh.
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if any(p["name"].endswith(f"#{label}") for p in
+               osc_json("volume", "backend", "pool", "list")):
+            break
+        time.sleep(5)
+    else:
+        raise AssertionError(f"pool {label} not reported 300 s after the mount")
+    vol = osc_json("volume", "create", "hotvol", "--size", "1", "--type", "ocfs")
+    vol = wait("volume", vol["id"], "available")
+    S["hotvol"] = vol["id"]
+    assert pool_of(vol) == label, f"landed on {vol['os-vol-host-attr:host']}, not #{label}"
+    assert exists(S["node2"], volume_file(vol))
+    # Let a couple of periodic stats runs go by, then look for the operators' warning.
+    time.sleep(45)
+    noisy = [line for line in _log_text().splitlines()
+             if "is not mounted" in line and line[:19] >= mark]
+    assert not noisy, "\n".join(noisy[:5])
+
+
+def test_17_cleanup_no_stray_files() -> None:
+    need("node1")
+    for img in (S.get("image2"), S.get("image")):
+        if img:
+            osc("image", "delete", img)
+    for backup in (S.get("backup"),):
+        if backup:
+            osc("volume", "backup", "delete", backup)
+            wait_gone("volume backup", backup, timeout=600)
+    vols = osc_json("volume", "list", "--all-projects")
+    for v in vols:
+        clients.cli(["openstack", "volume", "delete", "--force", v["ID"]], check=False)
+    for v in vols:
+        wait_gone("volume", v["ID"], timeout=600)
+    stray = S["node1"].sh(
+        f"find {config.MOUNT_ROOT} {nodes.backend_b_root()} -mindepth 1 "
+        r"\( -name lost+found -o -name .cinder-locks -o -name .cinder-backups "
+        r"-o -name .glance-images \) -prune -o -print").split()
+    stray += S["node1"].sh(
+        f"find {nodes.backup_dir()} {nodes.glance_store_dir()} -type f").split()
+    # Pool roots themselves are mount points, not strays.
+    roots = set(S["node1"].sh("findmnt -rn -t ocfs2 -o TARGET").split())
+    stray = [p for p in stray if p not in roots]
+    assert not stray, f"stray files left on the filesystems: {stray}"
+
+
+def test_18_logs_free_of_tracebacks() -> None:
+    text = _log_text()
+    assert text, "no service logs found"
+    bad = [line for line in text.splitlines() if "Traceback" in line or " ERROR " in line]
+    assert not bad, "\n".join(bad[:20])

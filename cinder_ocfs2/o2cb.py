@@ -180,12 +180,15 @@ def check_add(config: cluster.ClusterConfig, new: cluster.Node,
 
 def plan_add_node(cluster_name: str, new: cluster.Node,
                   confs: Mapping[str, Mapping[str, cluster.ClusterConfig] | None],
-                  slots: Mapping[str, tuple[int, int]] | None = None) -> Plan:
+                  slots: Mapping[str, tuple[int, int]] | None = None,
+                  timeouts: Mapping[str, int] | None = None) -> Plan:
     """Plan adding ``new`` given each reachable node's parsed cluster.conf.
 
     ``confs`` maps node name -> that node's cluster.conf (None when it has
     none).  The new node itself may be in ``confs`` (then its steps are
     planned); members that are missing from ``confs`` are reported in notes.
+    ``timeouts`` (the members' live configfs values) are copied to the new
+    node right after it registers: o2net refuses peers whose timeouts differ.
     """
     members = [n for n in confs if n != new.name]
     config = reference_config(cluster_name, confs, members)
@@ -204,15 +207,31 @@ def plan_add_node(cluster_name: str, new: cluster.Node,
     if unreachable:
         notes.append(f"not reachable, do the same there by hand: {', '.join(unreachable)}")
     if new.name in confs:
-        steps.extend(_join_steps(cluster_name, grown, new.name, confs[new.name]))
+        steps.extend(_join_steps(cluster_name, grown, new.name, confs[new.name], timeouts))
     else:
         notes.append(f"{new.name} not reachable: on it run `cinder-ocfs2 node join` or the "
                      "o2cb add-cluster/add-node/register-cluster steps by hand")
     return Plan("add", cluster_name, tuple(steps), tuple(notes))
 
 
+def timeout_steps(cluster_name: str, node_name: str,
+                  timeouts: Mapping[str, int]) -> list[Step]:
+    """Write the cluster's o2cb timeouts into a freshly registered node's configfs
+    (what ``/etc/init.d/o2cb online`` does from /etc/default/o2cb)."""
+    steps = []
+    for key in cluster.TIMEOUT_KEYS:
+        if key not in timeouts:
+            continue
+        sub = f"heartbeat/{key}" if key == "dead_threshold" else key
+        path = f"{cluster.CONFIGFS_ROOT}/{cluster_name}/{sub}"
+        steps.append(Step(node_name, ("sh", "-c", f"echo {int(timeouts[key])} > {path}"),
+                          f"same {key} as the other nodes"))
+    return steps
+
+
 def _join_steps(cluster_name: str, target: cluster.ClusterConfig, node_name: str,
-                current: Mapping[str, cluster.ClusterConfig] | None) -> list[Step]:
+                current: Mapping[str, cluster.ClusterConfig] | None,
+                timeouts: Mapping[str, int] | None = None) -> list[Step]:
     """Steps that make ``node_name``'s cluster.conf equal ``target`` and register it."""
     have = (current or {}).get(cluster_name)
     steps: list[Step] = []
@@ -244,6 +263,7 @@ def _join_steps(cluster_name: str, target: cluster.ClusterConfig, node_name: str
                               "same global heartbeat regions as the cluster"))
     steps.append(Step(node_name, (O2CB, "register-cluster", cluster_name),
                       f"bring {cluster_name} online on {node_name}"))
+    steps.extend(timeout_steps(cluster_name, node_name, timeouts or {}))
     if target.heartbeat_mode == "global":
         steps.append(Step(node_name, (O2CB, "start-heartbeat", cluster_name),
                           "start global heartbeat"))

@@ -78,6 +78,22 @@ def cluster_name(args: argparse.Namespace, confs: dict[str, Any]) -> str:
     return names.pop()
 
 
+def member_timeouts(members: dict[str, tuple[tuple[str, ...], dict[str, Any]]],
+                    exclude: str) -> dict[str, int] | None:
+    """The live o2cb timeouts of the existing members; they must agree."""
+    seen = {json_key(f["configfs"]["timeouts"]): f["configfs"]["timeouts"]
+            for name, (_, f) in members.items()
+            if name != exclude and (f.get("configfs") or {}).get("timeouts")}
+    if len(seen) > 1:
+        raise common.Refused("the members' o2cb timeouts differ: make them uniform first "
+                             "(`cinder-ocfs2 doctor` shows them)")
+    return next(iter(seen.values()), None)
+
+
+def json_key(data: dict[str, Any]) -> str:
+    return ",".join(f"{k}={data[k]}" for k in sorted(data))
+
+
 def _print_plan(plan: o2cb.Plan, as_json: bool) -> None:
     if as_json:
         common.print_json(plan.as_dict())
@@ -109,7 +125,8 @@ def run_add(args: argparse.Namespace) -> int:
     slots = {fs.get("label") or fs["mount_point"]: (fs["slots"], len(fs.get("mounted_on") or []))
              for _, f in members.values() for fs in f.get("filesystems", []) if fs.get("slots")}
     try:
-        plan = o2cb.plan_add_node(name, new, confs, slots=slots)
+        plan = o2cb.plan_add_node(name, new, confs, slots=slots,
+                                  timeouts=member_timeouts(members, new.name))
     except o2cb.PlanError as exc:
         raise common.Refused(str(exc)) from exc
     _print_plan(plan, args.json)

@@ -45,6 +45,7 @@ def cluster_facts(tmp_path, fake_exec, monkeypatch):
     fake_exec.on(["ssh", "node2", "o2cb"], "")
     fake_exec.on(["ssh", "node3", "o2cb"], "")
     fake_exec.on(["ssh", "node3", "mkdir"], "")
+    fake_exec.on(["ssh", "node3", "sh"], "")
     fake_exec.on(["ssh", "node3", "cinder-ocfs2", "disk"], "")
     return {"node1": f1, "node2": f2, "node3": f3}
 
@@ -70,13 +71,21 @@ def test_add_runs_existing_nodes_first_then_joins_and_mounts(cluster_facts, fake
          "--port", "7777", "--number", "1"],
         ["ssh", "node3", *add3],
         ["ssh", "node3", *reg],
+        ["ssh", "node3", "sh", "-c",
+         "echo 31 > /sys/kernel/config/cluster/labcluster/heartbeat/dead_threshold"],
+        ["ssh", "node3", "sh", "-c",
+         "echo 30000 > /sys/kernel/config/cluster/labcluster/idle_timeout_ms"],
+        ["ssh", "node3", "sh", "-c",
+         "echo 2000 > /sys/kernel/config/cluster/labcluster/keepalive_delay_ms"],
+        ["ssh", "node3", "sh", "-c",
+         "echo 2000 > /sys/kernel/config/cluster/labcluster/reconnect_delay_ms"],
         ["ssh", "node3", "cinder-ocfs2", "disk", "add", f"UUID={UUID}", "--base", BASE,
          "--yes"],
     ]
     out = capsys.readouterr()
-    assert "plan: add in cluster labcluster, 10 step(s)" in out.out
+    assert "plan: add in cluster labcluster, 14 step(s)" in out.out
     assert "adding a node is an online change" in out.out
-    assert "--> [3/10] [node2] o2cb add-node" in out.err
+    assert "--> [3/14] [node2] o2cb add-node" in out.err
 
 
 def test_add_dry_run_changes_nothing(cluster_facts, fake_exec, capsys):
@@ -85,7 +94,7 @@ def test_add_dry_run_changes_nothing(cluster_facts, fake_exec, capsys):
     assert rc == 0
     assert all(c[3:5] == ["doctor", "--facts"] for c in fake_exec.calls)
     plan = json.loads(capsys.readouterr().out)
-    assert plan["action"] == "add" and len(plan["steps"]) == 10
+    assert plan["action"] == "add" and len(plan["steps"]) == 14
 
 
 def test_add_refused_without_yes_when_not_interactive(cluster_facts, fake_exec, capsys,
@@ -95,6 +104,13 @@ def test_add_refused_without_yes_when_not_interactive(cluster_facts, fake_exec, 
     assert rc == 5
     assert "pass --yes" in capsys.readouterr().err
     assert not fake_exec.ran("add-node")
+
+
+def test_add_refused_when_member_timeouts_differ(cluster_facts, fake_exec, capsys):
+    cluster_facts["node2"]["configfs"]["timeouts"]["idle_timeout_ms"] = 60000
+    fake_exec.on(["ssh", "node2", "cinder-ocfs2"], json_out=cluster_facts["node2"])
+    rc = main.main(["node", "add", "node3", "--ip", "10.77.0.13", "--yes", *PEERS])
+    assert rc == 5 and "timeouts differ" in capsys.readouterr().err
 
 
 def test_add_clashing_address_refused(cluster_facts, fake_exec, capsys):

@@ -3,7 +3,10 @@ PY ?= python3
 VENV ?= .venv
 VPY := $(VENV)/bin/python
 
-.PHONY: venv unit lab-test e2e test demo demo-down lint bench
+.PHONY: deps venv unit lab-test e2e test demo demo-down lint bench
+
+deps:
+	scripts/install-deps
 
 $(VPY):
 	$(PY) -m venv $(VENV)
@@ -13,21 +16,21 @@ $(VPY):
 venv: $(VPY)
 
 lint: venv
-	$(VENV)/bin/ruff check cinder_ocfs2 lab tests bench
+	$(VENV)/bin/ruff check cinder_ocfs2 lab e2e tests bench
 
 unit: venv
 	$(VPY) -m pytest -q tests/unit
 
-lab-test: venv
+lab-test: deps venv
 	$(VPY) -m pytest -q -m lab tests/lab
 
-e2e: venv
+e2e: deps venv
 	$(VPY) -m pytest -q -m lab tests/e2e
 
 test: lint unit lab-test
 
-demo: venv
-	$(VPY) -m lab demo
+demo: deps venv
+	$(VPY) -m e2e up
 
 demo-down: venv
-	$(VPY) -m lab down
+	$(VPY) -m e2e down

@@ -93,7 +93,7 @@ def test_snapshot_clone_revert_share_space_and_read_on_other_node(node1, node2):
             {"op": "df", "pool": POOL},
             {"op": "write", **v, "offset": 0, "nbytes": 16 * MiB, "seed": 2},
         ])
-        before, df0, _snap, cloned, from_s, df1, after = res
+        _created, before, df0, _snap, cloned, from_s, df1, after = res
         assert df1["used"] - df0["used"] < 2 * MiB, "reflinks must share extents"
         assert cloned["size"] == 2 * GiB and from_s["size"] == 3 * GiB
         assert after["sha256"] != before["sha256"]

@@ -30,7 +30,12 @@ objects, and prints one JSON object with a result per step.  Steps:
 ``revert {id,snap}``; ``write {id,offset,nbytes,seed}`` (random data);
 ``checksum {id|snap,...,nbytes}``; ``connect {id}`` (initialize_connection,
 then os-brick's GPFS connector, then a checksum read through the device
-path it returns); ``df {pool}``; ``path {id}``.
+path it returns); ``df {pool}``; ``path {id}``; ``watch {pool,timeout,marker}``
+(refresh stats every 2 s, as the periodic task would, until ``pool`` is up
+after having been absent or down; touches ``marker`` when it starts).
+
+``--out FILE`` writes the JSON there instead of stdout (for background runs);
+driver logs go to stderr.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
 import random
 import subprocess
@@ -68,8 +74,16 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", default="ocfs2")
     parser.add_argument("--host", default=os.uname().nodename)
+    parser.add_argument("--out")
+    parser.add_argument("--steps", help="read the steps from this file, not stdin")
     args = parser.parse_args()
-    steps = json.load(sys.stdin)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.steps:
+        with open(args.steps) as f:
+            steps = json.load(f)
+    else:
+        steps = json.load(sys.stdin)
 
     t0 = time.monotonic()
     from cinder import context as cinder_context
@@ -191,6 +205,22 @@ def main() -> int:
                 df = subprocess.run(["df", "-B1", "--output=size,used,avail", path],
                                     capture_output=True, text=True).stdout.split()
                 out.update(size=int(df[3]), used=int(df[4]), avail=int(df[5]))
+            elif op == "watch":
+                seen = []
+                with open(step["marker"], "w"):
+                    pass
+                deadline = time.monotonic() + step.get("timeout", 120)
+                while time.monotonic() < deadline:
+                    stats = drv.get_volume_stats(refresh=True)
+                    pool = {p["pool_name"]: p for p in stats["pools"]}.get(step["pool"])
+                    state = pool["backend_state"] if pool else "absent"
+                    if not seen or seen[-1][0] != state:
+                        seen.append((state, round(time.monotonic() - t, 1)))
+                    if state == "up" and len(seen) > 1:
+                        out["pool"] = pool
+                        break
+                    time.sleep(2)
+                out["transitions"] = seen
             elif op == "path":
                 out["path"] = drv.local_path(volume(step))
             else:
@@ -200,9 +230,14 @@ def main() -> int:
             out.update(ok=False, error=f"{type(exc).__name__}: {exc}")
         out["seconds"] = round(time.monotonic() - t, 4)
         results.append(out)
-    json.dump({"import_seconds": round(import_s, 2), "results": results}, sys.stdout,
-              default=str)
-    print()
+    report = json.dumps({"import_seconds": round(import_s, 2), "results": results},
+                        default=str)
+    if args.out:
+        with open(args.out + ".tmp", "w") as f:
+            f.write(report + "\n")
+        os.rename(args.out + ".tmp", args.out)
+    else:
+        print(report)
     return 0
 
 

@@ -21,9 +21,12 @@ node reads back identically on the other.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
+
+from lab import config
 
 pytestmark = pytest.mark.lab
 
@@ -114,3 +117,36 @@ def test_snapshot_clone_revert_share_space_and_read_on_other_node(node1, node2):
             {"op": "delete_snapshot", **s},
             *({"op": "delete", "id": i, "pool": POOL} for i in (vol, clone, from_snap)),
         ])
+
+
+def test_filesystem_mounted_later_becomes_pool_without_restart(lab, node1):
+    """The operators' top complaint: a new disk needed a cinder-volume restart."""
+    label = "drvhot"
+    if label not in lab.state.disks:
+        lab.add_disk(label=label, size="1G", format=True)
+    mnt = f"{config.MOUNT_ROOT}/{label}"
+    node1.sh(f"mkdir -p {mnt}; if mountpoint -q {mnt}; then umount {mnt}; fi")
+    steps = [{"op": "setup"},
+             {"op": "watch", "pool": label, "timeout": 240, "marker": "/tmp/drv-watch"}]
+    node1.write_file("/tmp/drv-steps.json", json.dumps(steps))
+    node1.sh("rm -f /tmp/drv-watch /tmp/drv-out.json")
+    node1.spawn(f"{HARNESS} --steps /tmp/drv-steps.json --out /tmp/drv-out.json",
+                log="/tmp/drv-watch.log")
+    deadline = time.monotonic() + 300
+    while node1.exec("test -f /tmp/drv-watch").rc != 0:
+        assert time.monotonic() < deadline, node1.sh("cat /tmp/drv-watch.log")
+        time.sleep(2)
+    time.sleep(5)  # at least one refresh sees it unmounted
+    lab.mount(label, [node1])
+    while node1.exec("test -f /tmp/drv-out.json").rc != 0:
+        assert time.monotonic() < deadline, node1.sh("cat /tmp/drv-watch.log")
+        time.sleep(2)
+    watch = json.loads(node1.sh("cat /tmp/drv-out.json"))["results"][1]
+    log = node1.sh("cat /tmp/drv-watch.log")
+    assert watch["ok"], watch
+    states = [state for state, _ in watch["transitions"]]
+    assert states[0] in ("absent", "down") and states[-1] == "up", watch
+    assert watch["pool"]["total_capacity_gb"] > 0
+    # Logged on the state change, not at every refresh.
+    assert log.count(f"OCFS2 pool {label} is up") == 1, log
+    assert log.count(f"OCFS2 pool {label} is down") <= 1, log

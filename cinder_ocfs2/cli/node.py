@@ -21,6 +21,7 @@ through ``--peer NAME=PREFIX``; this machine takes part unless ``--no-local``.
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from cinder_ocfs2 import cluster, executor, o2cb
@@ -138,12 +139,14 @@ def run_add(args: argparse.Namespace) -> int:
     common.say(f"{new.name} added to {name}")
     if args.mount and new.name in members:
         prefix, _ = members[new.name]
-        uuids = sorted({fs["uuid"] for n, (_, f) in members.items() if n != new.name
-                        for fs in f.get("filesystems", []) if fs.get("uuid")})
-        for uuid in uuids:
-            common.say(f"mounting {uuid} on {new.name}")
+        # same mount point as on the members (base = its parent directory)
+        where = {fs["uuid"]: os.path.dirname(fs["mount_point"])
+                 for n, (_, f) in members.items() if n != new.name
+                 for fs in f.get("filesystems", []) if fs.get("uuid")}
+        for uuid, base in sorted(where.items()):
+            common.say(f"mounting {uuid} on {new.name} under {base}")
             cmd = [*prefix, *common.remote_cli(args), "disk", "add", f"UUID={uuid}",
-                   "--base", args.base, "--yes"]
+                   "--base", base, "--yes"]
             executor.run(cmd, timeout=600)
     return common.EXIT_OK
 

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -79,8 +80,9 @@ def test_add_runs_existing_nodes_first_then_joins_and_mounts(cluster_facts, fake
          "echo 2000 > /sys/kernel/config/cluster/labcluster/keepalive_delay_ms"],
         ["ssh", "node3", "sh", "-c",
          "echo 2000 > /sys/kernel/config/cluster/labcluster/reconnect_delay_ms"],
-        ["ssh", "node3", "cinder-ocfs2", "disk", "add", f"UUID={UUID}", "--base", BASE,
-         "--yes"],
+        # mounted where the members mount it (node2's mount point wins: same UUID)
+        ["ssh", "node3", "cinder-ocfs2", "disk", "add", f"UUID={UUID}", "--base",
+         os.path.dirname(cluster_facts["node2"]["filesystems"][0]["mount_point"]), "--yes"],
     ]
     out = capsys.readouterr()
     assert "plan: add in cluster labcluster, 14 step(s)" in out.out

@@ -212,6 +212,20 @@ class OCFS2DriverTestCase(TestCase):
                                 self.drv.create_volume, self._volume())
         self.assertIn("no filesystem is mounted", str(exc))
 
+    def test_scheduler_capacity_filter_skips_down_pool(self):
+        from cinder.scheduler.filters import capacity_filter
+        from cinder.tests.unit.scheduler import fakes
+
+        self.drv.get_volume_stats(refresh=True)
+        del self.mounted[self.vol1]
+        pools = {p["pool_name"]: p for p in self.drv.get_volume_stats(refresh=True)["pools"]}
+        props = {"size": 1, "request_spec": {"volume_id": fake.VOLUME_ID}}
+        filt = capacity_filter.CapacityFilter()
+        for name, passes in (("gold", False), ("vol2", True)):
+            state = fakes.FakeBackendState(f"node1@ocfs2#{name}", {
+                **pools[name], "updated_at": None, "service": {"disabled": False}})
+            self.assertEqual(passes, filt.backend_passes(state, props), name)
+
     def test_read_only_filesystem_down(self):
         self.read_only.add(self.vol1)
         stats = self.drv.get_volume_stats(refresh=True)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from e2e import config
+from lab import config as lab_config
 
 VOLUME_API_VERSION = "3.70"
 
@@ -78,6 +79,7 @@ def openrc() -> str:
         f"#   {wrapper} cinder get-pools --detail",
         *(f"export {k}={v}" for k, v in env("openstack").items() if k != "PATH"),
         f"export E2E_NETNS={config.NETNS}",
+        *([f"export LAB_NAME={lab_config.LAB_NAME}"] if lab_config.LAB_NAME else []),
         "",
     ])
 

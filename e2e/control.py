@@ -88,6 +88,8 @@ def start_rabbit(say: Say) -> None:
     if not cookie.exists():
         cookie.write_text(os.urandom(16).hex().upper())
         cookie.chmod(0o400)
+    # Our own epmd, supervised like the rest (rabbit would daemonize one otherwise).
+    procs.start("epmd", ["epmd", "-address", "127.0.0.1"])
     procs.start("rabbitmq", [config.RABBIT_SERVER], env=_rabbit_env())
     waited = procs.wait_port("rabbitmq", config.RABBIT_PORT, timeout=180)
     say(f"e2e: rabbitmq up on {config.HOST_IP}:{config.RABBIT_PORT} ({waited:.0f}s)")
@@ -95,8 +97,7 @@ def start_rabbit(say: Say) -> None:
 
 def stop_rabbit() -> None:
     procs.stop("rabbitmq")
-    # epmd daemonizes out of rabbit's session; it is ours and lives in the netns.
-    procs.run(["epmd", "-kill"], env={"ERL_EPMD_ADDRESS": "127.0.0.1"}, check=False)
+    procs.stop("epmd")
 
 
 # --- postgresql ----------------------------------------------------------

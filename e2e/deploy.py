@@ -62,16 +62,17 @@ def ensure_packages(say: Say = _say) -> None:
             POLICY_RC.unlink(missing_ok=True)
 
 
-def ensure_lab(say: Say = _say) -> Lab:
+def ensure_lab(say: Say = _say) -> tuple[Lab, bool]:
+    """The running lab if it is usable, else a freshly booted one; True if fresh."""
     lab = Lab()
     if lab.is_up() and lab.state.nodes >= 2:
         try:
             if all(n.agent.ping(timeout=10) == n.name for n in lab.nodes):
                 say(f"e2e: reusing the running lab ({lab.state.nodes} nodes)")
-                return lab
+                return lab, False
         except Exception:  # noqa: BLE001 - any failure means: boot a fresh one
             pass
-    return lab.up(nodes=2, say=say)
+    return lab.up(nodes=2, say=say), True
 
 
 def wait_services(expected: int, timeout: float = 900.0, say: Say = _say) -> float:
@@ -97,7 +98,10 @@ def wait_services(expected: int, timeout: float = 900.0, say: Say = _say) -> flo
 def up(say: Say = _say) -> Lab:
     t0 = time.monotonic()
     ensure_packages(say)
-    lab = ensure_lab(say)
+    lab, fresh = ensure_lab(say)
+    if fresh:  # a new lab: yesterday's database describes volumes that no longer exist
+        control.down()
+        clean_state()
     config.STATE_DIR.mkdir(parents=True, exist_ok=True)
     nodes.ensure_disks(lab, say)
     control.start_postgres(say)

@@ -30,9 +30,9 @@ import json
 import shlex
 import time
 from collections.abc import Callable
+from typing import Any
 
 from e2e import config, control
-from lab import cluster as lab_cluster
 from lab import config as lab_config
 from lab.lab import Lab, Node
 
@@ -89,20 +89,23 @@ def glance_host() -> str:
 
 # --- disks -----------------------------------------------------------------
 
+def mount_everywhere(lab: Lab, label: str, mountpoint: str) -> None:
+    """Mount shared disk ``label`` at ``mountpoint`` on every running node (idempotent)."""
+    for node in lab.running_nodes():
+        dev = lab.wait_device(node, label, timeout=60)
+        node.sh(f"mkdir -p {mountpoint} && (mountpoint -q {mountpoint} || mount -t ocfs2 "
+                f"-o {lab_config.MOUNT_OPTIONS} {dev} {mountpoint})", timeout=180)
+
+
 def ensure_disks(lab: Lab, say: Say) -> None:
     """Second pool (``SECOND_LABEL``) and the second backend's disk, formatted and mounted."""
-    if config.SECOND_LABEL not in lab.state.disks:
-        say(f"e2e: adding disk {config.SECOND_LABEL} (second pool of backend ocfs2)")
-        lab.add_disk(label=config.SECOND_LABEL, size="3G", mount=True)
-    else:
-        lab.mount(config.SECOND_LABEL)
-    if config.BACKEND_B_LABEL not in lab.state.disks:
-        say(f"e2e: adding disk {config.BACKEND_B_LABEL} (backend ocfs2b)")
-        lab.add_disk(label=config.BACKEND_B_LABEL, size="3G", format=True)
-    script = lab_cluster.mount_script(config.BACKEND_B_LABEL).replace(
-        lab_cluster.mountpoint(config.BACKEND_B_LABEL), pool_dir(config.BACKEND_B_LABEL))
-    for node in lab.running_nodes():
-        node.sh(script, timeout=180)
+    for label, size in ((config.SECOND_LABEL, "3G"), (config.BACKEND_B_LABEL, "3G")):
+        if label not in lab.state.disks:
+            say(f"e2e: adding disk {label}")
+            lab.add_disk(label=label, size=size, format=True)
+        elif not lab.state.formatted.get(label):
+            lab.format_disk(label)
+        mount_everywhere(lab, label, pool_dir(label))
 
 
 # --- configuration ---------------------------------------------------------
@@ -148,24 +151,37 @@ def _pids_file():
     return config.STATE_DIR / "node-pids.json"
 
 
-def _load_pids() -> dict[str, dict[str, int]]:
+def _load_pids() -> dict[str, dict[str, Any]]:
     try:
         return json.loads(_pids_file().read_text())
     except (OSError, ValueError):
         return {}
 
 
-def _save_pids(pids: dict[str, dict[str, int]]) -> None:
+def _save_pids(pids: dict[str, dict[str, Any]]) -> None:
     _pids_file().parent.mkdir(parents=True, exist_ok=True)
     _pids_file().write_text(json.dumps(pids, indent=1) + "\n")
+
+
+def _boot_id(node: Node) -> str:
+    return node.read_file("/proc/sys/kernel/random/boot_id").decode().strip()
+
+
+def _known(node: Node, pids: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Our pids on ``node``, forgotten when the node has rebooted since."""
+    boot_id = _boot_id(node)
+    mine = pids.get(node.name, {})
+    if mine.get("boot_id") != boot_id:
+        mine = pids[node.name] = {"boot_id": boot_id}
+    return mine
 
 
 def _alive(node: Node, pid: int) -> bool:
     return node.exec(["kill", "-0", str(pid)], timeout=30).ok
 
 
-def _spawn(node: Node, service: str, argv: list[str], pids: dict[str, dict[str, int]]) -> None:
-    known = pids.get(node.name, {}).get(service)
+def _spawn(node: Node, service: str, argv: list[str], pids: dict[str, dict[str, Any]]) -> None:
+    known = _known(node, pids).get(service)
     if known and _alive(node, known):
         return
     log = guest_log(node.name, service)
@@ -211,10 +227,12 @@ def start_services(lab: Lab) -> None:
 
 def stop(lab: Lab) -> None:
     pids = _load_pids()
-    for name, services in pids.items():
+    for name in pids:
         node = lab.node(name)
         if not node.running():
             continue
+        services = dict(_known(node, pids))
+        services.pop("boot_id")
         for pid in services.values():
             node.exec(f"kill -TERM -- -{pid} 2>/dev/null; sleep 2; kill -KILL -- -{pid} "
                       "2>/dev/null; true", timeout=60)

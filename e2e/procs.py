@@ -45,7 +45,38 @@ def _pidfile(name: str) -> Path:
     return config.STATE_DIR / f"{name}.pid"
 
 
+def netns_inode() -> int | None:
+    """Inode of the netns now called ``config.NETNS`` (None if it does not exist)."""
+    try:
+        return os.stat(f"/run/netns/{config.NETNS}").st_ino
+    except OSError:
+        return None
+
+
+def _netns_of(value: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{value}/ns/net").st_ino
+    except OSError:
+        return None
+
+
 def pid(name: str) -> int | None:
+    """Pid of the running ``name``, or None.
+
+    A process left in an older incarnation of the netns (the lab was taken
+    down and up again) serves nobody: it is stopped and reported as not running.
+    """
+    value = _read_pid(name)
+    if value is None:
+        return None
+    if _netns_of(value) != netns_inode():
+        _kill_session(value, timeout=10)
+        _pidfile(name).unlink(missing_ok=True)
+        return None
+    return value
+
+
+def _read_pid(name: str) -> int | None:
     try:
         value = int(_pidfile(name).read_text().strip())
     except (OSError, ValueError):
@@ -84,10 +115,15 @@ def start(name: str, argv: Sequence[str], env: Mapping[str, str] | None = None,
 
 def stop(name: str, timeout: float = 20.0) -> bool:
     """Stop ``name`` (SIGTERM to its session, then SIGKILL). True if it was running."""
-    value = pid(name)
+    value = _read_pid(name)
+    _pidfile(name).unlink(missing_ok=True)
     if value is None:
-        _pidfile(name).unlink(missing_ok=True)
         return False
+    _kill_session(value, timeout)
+    return True
+
+
+def _kill_session(value: int, timeout: float) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(value, sig)
@@ -105,8 +141,6 @@ def stop(name: str, timeout: float = 20.0) -> bool:
         else:
             continue
         break
-    _pidfile(name).unlink(missing_ok=True)
-    return True
 
 
 def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float = 120.0,

@@ -19,13 +19,18 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-STATE_DIR = Path(os.environ.get("LAB_STATE_DIR", str(REPO_ROOT / ".lab")))
+# LAB_NAME runs a second, independent lab beside the default one (its own netns
+# and state dir; the same addresses inside its own netns), e.g. LAB_NAME=mine.
+LAB_NAME = os.environ.get("LAB_NAME", "")
+_SUFFIX = f"-{LAB_NAME}" if LAB_NAME else ""
+_DEFAULT_STATE = REPO_ROOT / ".lab" / "labs" / LAB_NAME if LAB_NAME else REPO_ROOT / ".lab"
+STATE_DIR = Path(os.environ.get("LAB_STATE_DIR", str(_DEFAULT_STATE)))
 CACHE_DIR = Path(
     os.environ.get("LAB_CACHE_DIR", str(Path.home() / ".cache" / "cinder-ocfs2-lab"))
 )
 
 # Networking: everything lives in this netns; nothing is routed out of it.
-NETNS = "cinder-ocfs2-lab"
+NETNS = f"cinder-ocfs2-lab{_SUFFIX}"
 BRIDGE = "labbr0"
 HOST_IP = "10.77.0.1"
 PREFIX = 24

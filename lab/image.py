@@ -181,6 +181,13 @@ def _safe_rmtree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _prune(keep: Path) -> None:
+    """Delete images of older recipes (each is a few GB); keep the current one."""
+    for entry in config.CACHE_DIR.iterdir():
+        if entry != keep and (entry / "READY").exists():
+            _safe_rmtree(entry)
+
+
 def build(force: bool = False, say: Callable[[str], None] = print) -> Image:
     """Return the cached image, building it first if the recipe changed."""
     image = current()
@@ -211,5 +218,6 @@ def build(force: bool = False, say: Callable[[str], None] = print) -> Image:
     (work / "READY").write_text(json.dumps({"built_s": round(time.monotonic() - t0)}))
     shutil.rmtree(image.dir, ignore_errors=True)
     work.rename(image.dir)
+    _prune(keep=image.dir)
     say(f"lab: image built in {time.monotonic() - t0:.0f}s")
     return image

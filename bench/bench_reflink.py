@@ -21,7 +21,11 @@ For each size, a fully written volume file is made, then timed:
 * delete snapshot     ``os.unlink`` of a file whose extents are shared
 * qemu-img convert    ``qemu-img convert [-t none] -f raw -O raw`` (today's driver)
 * cp --sparse         ``cp --sparse=always --reflink=never``
-* sparse_copy         ``reflink.sparse_copy`` (the cross-filesystem fallback)
+* sparse_copy         ``reflink.sparse_copy`` on the same filesystem; its
+                      ``copy_file_range`` is itself turned into a reflink by
+                      the kernel on OCFS2 with refcount (0 bytes used)
+* another filesystem  ``reflink.copy`` to ``--other-dir``: EXDEV, so the
+                      logged sparse fallback (a real copy of the data extents)
 
 Every timing includes an fsync of the result; page caches are dropped
 before each step when running as root.  "space" is the growth of the
@@ -31,7 +35,8 @@ offsets) against the source.  Full copies are deleted right after they are
 timed, so the filesystem needs about 2x the largest size free.
 
     PYTHONPATH=/opt/cinder-ocfs2 /opt/venv/bin/python \\
-        /opt/cinder-ocfs2/bench/bench_reflink.py --dir /var/lib/cinder/ocfs2/big --sizes 1G,8G
+        /opt/cinder-ocfs2/bench/bench_reflink.py --dir /var/lib/cinder/ocfs2/lab0 \\
+        --other-dir /var/lib/cinder/ocfs2/other --sizes 1G,8G
 
 On a filesystem without reflinks (ext4, tmpfs) the reflink rows show the
 sparse fallback ``reflink.copy`` takes instead (CI smoke test).
@@ -136,8 +141,9 @@ def odirect_ok(dirpath: str) -> bool:
 
 
 class Bench:
-    def __init__(self, dirpath: str, drop: bool) -> None:
+    def __init__(self, dirpath: str, drop: bool, other: str | None = None) -> None:
         self.dir = dirpath
+        self.other = other
         self.drop = drop
         self.rows: list[dict] = []
         self.qemu_cache = ["-t", "none"] if odirect_ok(dirpath) else []
@@ -147,9 +153,10 @@ class Bench:
 
     def step(self, size: int, op: str, fn, out: str | None, src: str | None = None,
              method: str = "") -> dict:
+        where = os.path.dirname(out) if out else self.dir
         if self.drop:
             drop_caches()
-        before = used_bytes(self.dir)
+        before = used_bytes(where)
         t0 = time.monotonic()
         result = fn()
         if out is not None:
@@ -157,7 +164,7 @@ class Bench:
         seconds = time.monotonic() - t0
         os.sync()
         row = {"size": size, "op": op, "method": result if isinstance(result, str) else method,
-               "seconds": seconds, "space": used_bytes(self.dir) - before, "ok": None}
+               "seconds": seconds, "space": used_bytes(where) - before, "ok": None}
         if out is not None and src is not None:
             row["ok"] = spot_digest(out, size) == spot_digest(src, size)
         self.rows.append(row)
@@ -191,10 +198,15 @@ class Bench:
                 ("full copy: cp --sparse", "cp",
                  lambda dst: executor.run(["cp", "--sparse=always", "--reflink=never", vol, dst],
                                           timeout=7200)),
-                ("full copy: reflink.sparse_copy", "sparse",
+                ("sparse_copy, same filesystem", "sparse",
                  lambda dst: reflink.sparse_copy(vol, dst)),
+                ("copy to another filesystem", "",
+                 lambda dst: reflink.copy(vol, dst)),
             ):
-                dst = self.path("full")
+                if method == "" and not self.other:
+                    continue
+                dst = (os.path.join(self.other, "bench-full") if method == ""
+                       else self.path("full"))
                 try:
                     self.step(size, op, lambda fn=fn, dst=dst: fn(dst), dst, vol, method=method)
                 finally:
@@ -223,9 +235,14 @@ class Bench:
         return "\n".join(lines)
 
 
+def describe_fs(dirpath: str) -> str:
+    mount = mountinfo.find(mountinfo.read(), os.path.realpath(dirpath))
+    return f"{mount.fstype} {mount.source} at {mount.mount_point}" if mount else "unknown fs"
+
+
 def describe(dirpath: str) -> str:
     mount = mountinfo.find(mountinfo.read(), os.path.realpath(dirpath))
-    fs = f"{mount.fstype} {mount.source} at {mount.mount_point}" if mount else "unknown fs"
+    fs = describe_fs(dirpath)
     features = ""
     if mount and mount.fstype == "ocfs2":
         with contextlib.suppress(Exception):
@@ -243,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dir", required=True, help="a directory on the filesystem to measure")
     p.add_argument("--sizes", default="1G,8G", help="comma separated, e.g. 1G,8G (default)")
+    p.add_argument("--other-dir", help="a directory on ANOTHER filesystem: also time "
+                   "reflink.copy across filesystems (the sparse fallback)")
     p.add_argument("--no-full-copy", action="store_true",
                    help="skip qemu-img/cp/sparse_copy (reflink rows only)")
     p.add_argument("--no-drop-caches", action="store_true")
@@ -257,7 +276,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     header = describe(args.dir)
     print(header, file=sys.stderr)
-    bench = Bench(args.dir, drop=not args.no_drop_caches and os.geteuid() == 0)
+    if args.other_dir:
+        if os.stat(args.other_dir).st_dev == os.stat(args.dir).st_dev:
+            print("bench_reflink: --other-dir must be on another filesystem", file=sys.stderr)
+            return 2
+        if shutil.disk_usage(args.other_dir).free < max(sizes) + 64 * MiB:
+            print(f"bench_reflink: {args.other_dir} is too small", file=sys.stderr)
+            return 2
+        header += f"; other filesystem: {describe_fs(args.other_dir)}"
+    bench = Bench(args.dir, drop=not args.no_drop_caches and os.geteuid() == 0,
+                  other=args.other_dir)
     for size in sizes:
         bench.run_size(size, full=not args.no_full_copy)
     print(f"Measured {header}\n")

@@ -108,7 +108,8 @@ class VM:
             cmd += ["-drive", disk.drive_opts(), "-device", disk.device_opts()]
         cmd += [
             "-netdev", f"tap,id=net0,ifname={netns.tap_name(self.index)},script=no,downscript=no",
-            "-device", f"virtio-net-pci,netdev=net0,mac={mac}",
+            # romfile=: no iPXE option ROM, nothing boots from the network.
+            "-device", f"virtio-net-pci,netdev=net0,mac={mac},romfile=",
             "-virtfs", f"local,path={config.REPO_ROOT},mount_tag=src,security_model=none,"
                        "readonly=on,id=src",
             "-virtfs", f"local,path={self.share_dir},mount_tag=share,security_model=none,id=share",

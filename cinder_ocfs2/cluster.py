@@ -378,15 +378,17 @@ def read_state(configfs_root: str = CONFIGFS_ROOT, *,
         return ClusterState(
             registered=False,
             problem=(f"o2cb cluster is not registered: run `o2cb register-cluster {wanted}` "
-                     "(mounts fail with 'Internal logic failure while trying to join the "
-                     "group' until it is)"))
+                     "(until then mount.ocfs2 fails with 'Cluster name is invalid while trying "
+                     "to join the group')"))
     state = read_configfs(configfs_root, registered[0])
     host = short_hostname(hostname)
     problem = None
     if state.local_node is None:
-        problem = (f"cluster {state.name} is registered but no node is local: this host "
-                   f"({host}) is not a node of the cluster; add it on every node with "
-                   f"`o2cb add-node {state.name} {host} --ip IP`, then run "
+        problem = (f"cluster {state.name} is registered but this host ({host}) is not one of "
+                   "its nodes (no node is local, so mount.ocfs2 fails with 'Internal logic "
+                   "failure while trying to join the group'): put it back in cluster.conf on "
+                   f"every node (`o2cb add-node {state.name} {host} --ip IP`, or copy "
+                   "cluster.conf from a healthy node), then run "
                    f"`o2cb register-cluster {state.name}`")
     elif state.heartbeat_mode == "global" and not state.heartbeat_regions:
         problem = (f"global heartbeat of cluster {state.name} is not started: run "

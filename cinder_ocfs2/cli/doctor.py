@@ -31,8 +31,13 @@ from typing import Any
 from cinder_ocfs2.cli import common, facts
 
 DISK_CHECKS = ("slots", "refcount", "partial-mount")
-INTERNAL_LOGIC = ("mount.ocfs2 fails with 'Internal logic failure while trying to join the "
-                  "group' until this is fixed")
+#: what mount.ocfs2 (ocfs2-tools 1.8.7) prints in each state, as seen in the lab
+MOUNT_ERRORS = {
+    "not-loaded": "Cluster name is invalid while trying to join the group",
+    "not-registered": "Cluster name is invalid while trying to join the group",
+    "no-local-node": "Internal logic failure while trying to join the group",
+    "heartbeat": "o2cb heartbeat not started (global heartbeat mounts fail)",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,9 +70,19 @@ def _node_findings(name: str, f: Mapping[str, Any]) -> list[Finding]:
         add("cluster-conf", "error", f"cluster.conf is unreadable: {conf['error']}",
             "rewrite it with `o2cb` commands or copy it from a healthy node")
     if live.get("problem"):
-        what = ("o2cb-heartbeat" if "heartbeat" in live["problem"] else "o2cb-registered")
-        fix = live["problem"].split(": ", 1)[-1]
-        add(what, "error", f"{live['problem'].split(':', 1)[0]}; {INTERNAL_LOGIC}", fix)
+        problem = live["problem"]
+        if not live.get("stack_loaded", True):
+            what, mode = "o2cb-registered", "not-loaded"
+        elif not live.get("registered"):
+            what, mode = "o2cb-registered", "not-registered"
+        elif live.get("local_node") is None:
+            what, mode = "o2cb-registered", "no-local-node"
+        else:
+            what, mode = "o2cb-heartbeat", "heartbeat"
+        head, _, fix = problem.partition(": ")
+        if MOUNT_ERRORS[mode] not in head:
+            head += f"; mount.ocfs2 fails with '{MOUNT_ERRORS[mode]}' until this is fixed"
+        add(what, "error", head, fix or problem)
     host = f.get("hostname")
     conf_nodes = {n["name"] for c in clusters.values() for n in c["nodes"]}
     if clusters and host not in conf_nodes:

@@ -52,8 +52,14 @@ def peer(name: str) -> list[str]:
     return ["--peer", f"{name}={shlex.quote(sys.executable)} -m lab exec {name}"]
 
 
-def host_cli(*args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
-    """Run cinder-ocfs2 on the host, reaching nodes through `lab exec` prefixes."""
+def host_cli(lab, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
+    """Run cinder-ocfs2 on the host, reaching nodes through `lab exec` prefixes.
+
+    The node agents serve one connection at a time, so this process's own
+    connections are closed first (they reconnect on the next ``exec``).
+    """
+    for i in range(1, config.MAX_NODES + 1):
+        lab.node(i).agent.close()
     env = {**os.environ, "CINDER_OCFS2_REMOTE_CLI": shlex.join(NODE_CLI),
            "PYTHONPATH": REPO}
     return subprocess.run([sys.executable, "-m", "cinder_ocfs2.cli.main", *args], cwd=REPO,
@@ -86,35 +92,54 @@ def test_status_json_shows_nodes_and_filesystems(node1):
 
 
 def test_doctor_across_nodes_finds_no_errors(lab):
-    r = host_cli("doctor", "--no-local", *peer("node1"), *peer("node2"), "--json")
+    r = host_cli(lab, "doctor", "--no-local", *peer("node1"), *peer("node2"), "--json")
+    assert r.stdout.strip(), r.stderr[-3000:]
     report = json.loads(r.stdout)
     errors = [f for f in report["findings"] if f["severity"] == "error"]
     assert r.returncode == 0 and not errors, (errors, r.stderr[-2000:])
     assert report["nodes"] == ["node1", "node2"]
 
 
+def _mount_error_and_doctor(node, dev: str, mp: str, mount_error: str) -> dict:
+    r = node.exec(["mount", "-t", "ocfs2", "-o", config.MOUNT_OPTIONS, dev, mp], timeout=120)
+    assert r.rc != 0 and mount_error in r.stderr + r.stdout, r.stderr
+    d = cli(node, "doctor", "--json")
+    assert d.rc == 3, d.stderr
+    findings = {f["check"]: f for f in json.loads(d.stdout)["findings"]}
+    assert mount_error in findings["o2cb-registered"]["message"]
+    print(cli(node, "doctor").stdout)  # the operator's view, kept in the test log
+    return findings
+
+
 def test_doctor_explains_internal_logic_failure(lab, node2):
-    """Unregister o2cb on node2 (the operators' remove-cluster mistake), mount, diagnose."""
+    """The operators' removal runbook on node2, step by step, diagnosed at each mount failure.
+
+    * o2cb unregistered: "Cluster name is invalid while trying to join the group";
+    * node2 removed from its own cluster.conf and the cluster re-registered (what
+      `o2cb remove-node` on every node does): no local node, and mount.ocfs2 says
+      "Internal logic failure while trying to join the group".
+    """
     mounted = ocfs2_mounts(node2)
-    assert mounted, "node2 mounts nothing"
     dev, mp = next((d, m) for d, m in mounted if m == LAB0)
+    node2.exec(["cp", "/etc/ocfs2/cluster.conf", "/root/cluster.conf.cli-test"], check=True)
     try:
         for _, m in mounted:
             node2.exec(["umount", m], timeout=120, check=True)
         node2.exec(["o2cb", "unregister-cluster", config.CLUSTER], timeout=60, check=True)
-        r = node2.exec(["mount", "-t", "ocfs2", "-o", config.MOUNT_OPTIONS, dev, mp],
-                       timeout=120)
-        assert r.rc != 0
-        assert "Internal logic failure while trying to join the group" in r.stderr + r.stdout
-        d = cli(node2, "doctor", "--json")
-        assert d.rc == 3, d.stderr
-        findings = json.loads(d.stdout)["findings"]
-        (f,) = [x for x in findings if x["check"] == "o2cb-registered"]
-        assert "Internal logic failure while trying to join the group" in f["message"]
-        assert f"`o2cb register-cluster {config.CLUSTER}`" in f["fix"]
-        text = cli(node2, "doctor").stdout
-        print(text)  # the operator's view, kept in the test log
+        found = _mount_error_and_doctor(
+            node2, dev, mp, "Cluster name is invalid while trying to join the group")
+        assert found["o2cb-registered"]["fix"].startswith(
+            f"run `o2cb register-cluster {config.CLUSTER}`")
+
+        node2.exec(["o2cb", "remove-node", config.CLUSTER, "node2"], check=True)
+        node2.exec(["o2cb", "register-cluster", config.CLUSTER], timeout=60, check=True)
+        found = _mount_error_and_doctor(
+            node2, dev, mp, "Internal logic failure while trying to join the group")
+        assert "put it back in cluster.conf" in found["o2cb-registered"]["fix"]
+        assert found["node-name"]["severity"] == "error"
     finally:
+        node2.exec(f"o2cb unregister-cluster {config.CLUSTER}; cp /root/cluster.conf.cli-test "
+                   "/etc/ocfs2/cluster.conf", timeout=120)
         node2.sh(labcluster.register_script(), timeout=120)
         for label in lab.state.disks:
             if any(m.endswith("/" + label) for _, m in mounted):
@@ -205,11 +230,11 @@ def test_node_add_then_remove_a_third_node_online(lab, node1, node2):
     node3 = _boot_bare(lab, 3)
     try:
         node3.exec("rm -f /etc/ocfs2/cluster.conf", timeout=30)
-        dry = host_cli("node", "add", "node3", "--ip", config.node_ip(3), "--no-local",
+        dry = host_cli(lab, "node", "add", "node3", "--ip", config.node_ip(3), "--no-local",
                        *peers, "--dry-run")
         assert dry.returncode == 0, dry.stderr
         print(dry.stdout)
-        r = host_cli("node", "add", "node3", "--ip", config.node_ip(3), "--no-local", *peers,
+        r = host_cli(lab, "node", "add", "node3", "--ip", config.node_ip(3), "--no-local", *peers,
                      "--yes")
         assert r.returncode == 0, r.stderr[-3000:]
         assert (LAB0 in node1.exec(["cat", "/proc/mounts"]).stdout)  # never unmounted
@@ -222,12 +247,12 @@ def test_node_add_then_remove_a_third_node_online(lab, node1, node2):
         assert node1.exec(["cat", f"{LAB0}/cli-node3-{token}"]).stdout.strip() == token
         node1.exec(["rm", "-f", f"{LAB0}/cli-node3-{token}"])
 
-        refused = host_cli("node", "remove", "node3", "--no-local", *peers, "--yes")
+        refused = host_cli(lab, "node", "remove", "node3", "--no-local", *peers, "--yes")
         assert refused.returncode == 5 and "node3 still mounts" in refused.stderr
 
         for _, mp in ocfs2_mounts(node3):
             node3.exec(["umount", mp], timeout=120, check=True)
-        r = host_cli("node", "remove", "node3", "--no-local", *peers, "--yes")
+        r = host_cli(lab, "node", "remove", "node3", "--no-local", *peers, "--yes")
         assert r.returncode == 0, r.stderr[-3000:]
         for node in (node1, node2):
             conf = node.exec(["cat", "/etc/ocfs2/cluster.conf"]).stdout
@@ -238,7 +263,7 @@ def test_node_add_then_remove_a_third_node_online(lab, node1, node2):
         node2.exec(["umount", LAB0], timeout=120, check=True)
         lab.mount(config.DEFAULT_LABEL, nodes=[node2])
         assert cli(node2, "status").rc == 0
-        d = host_cli("doctor", "--no-local", *peer("node1"), *peer("node2"), "--json")
+        d = host_cli(lab, "doctor", "--no-local", *peer("node1"), *peer("node2"), "--json")
         assert not [f for f in json.loads(d.stdout)["findings"] if f["severity"] == "error"]
     finally:
         lab.kill("node3")

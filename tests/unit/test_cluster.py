@@ -144,7 +144,7 @@ class TestReadState:
         state = cluster.read_state(str(root), conf_path=str(conf))
         assert not state.registered
         assert "`o2cb register-cluster labcluster`" in state.problem
-        assert "Internal logic failure" in state.problem
+        assert "Cluster name is invalid while trying to join the group" in state.problem
 
     def test_registered_local(self, tmp_path):
         root = make_configfs(tmp_path / "cluster", regions=("2A4D1C5E9B8F4C3DA1B2C3D4E5F60718",))
@@ -174,6 +174,7 @@ class TestReadState:
         state = cluster.read_state(str(root), conf_path=None, hostname="stranger")
         assert state.local_node is None
         assert "o2cb add-node labcluster stranger" in state.problem
+        assert "Internal logic failure while trying to join the group" in state.problem
 
 
 DLM_STATE = """\

@@ -22,7 +22,7 @@ import pytest
 
 from cinder_ocfs2.cli import doctor, facts, main
 
-from .conftest import UUID, answer_fs_tools, node_tree
+from .conftest import LAB_CONF, UUID, answer_fs_tools, node_tree
 
 
 @pytest.fixture
@@ -47,14 +47,29 @@ def test_healthy_cluster_has_no_findings(two):
     assert doctor.analyze(two) == []
 
 
-def test_not_registered_explains_internal_logic_failure(tmp_path, fake_exec):
+def test_not_registered_explains_cluster_name_invalid(tmp_path, fake_exec):
     answer_fs_tools(fake_exec)
     f = facts.gather(node_tree(tmp_path, registered=False, mounted=False), probe_ports=False)
     (finding,) = [x for x in doctor.analyze({"node1": f}) if x.severity == "error"]
     assert finding.check == "o2cb-registered"
-    assert "Internal logic failure while trying to join the group" in finding.message
-    assert finding.fix == "run `o2cb register-cluster labcluster` (mounts fail with 'Internal " \
-        "logic failure while trying to join the group' until it is)"
+    assert finding.message == (
+        "o2cb cluster is not registered; mount.ocfs2 fails with 'Cluster name is invalid "
+        "while trying to join the group' until this is fixed")
+    assert finding.fix.startswith("run `o2cb register-cluster labcluster`")
+
+
+def test_no_local_node_explains_internal_logic_failure(tmp_path, fake_exec):
+    """What the lab shows after `o2cb remove-node` of this host + register-cluster."""
+    answer_fs_tools(fake_exec)
+    conf = LAB_CONF.split("node:")[0] + "node:" + LAB_CONF.split("node:")[1]
+    f = facts.gather(node_tree(tmp_path, local="nobody", conf=conf, mounted=False),
+                     probe_ports=False)
+    found = {x.check: x for x in doctor.analyze({"node1": f})}
+    assert "Internal logic failure while trying to join the group" in \
+        found["o2cb-registered"].message
+    assert found["o2cb-registered"].fix.startswith("put it back in cluster.conf on every node")
+    assert "`o2cb register-cluster labcluster`" in found["o2cb-registered"].fix
+    assert found["configfs-stale"].severity == "error"
 
 
 def test_global_heartbeat_not_started(tmp_path, fake_exec):

@@ -27,6 +27,10 @@ from pathlib import Path
 
 from lab import config as lab_config
 
+# cinder-volume (one process per backend), cinder-backup and glance-api need
+# more than the lab's default node memory (applies to labs that e2e boots).
+NODE_MEMORY_MB = int(os.environ.get("E2E_NODE_MEMORY_MB", "2560"))
+
 NETNS = os.environ.get("E2E_NETNS", lab_config.NETNS)
 HOST_IP = os.environ.get("E2E_HOST_IP", lab_config.HOST_IP)
 STATE_DIR = Path(os.environ.get("E2E_STATE_DIR", str(lab_config.STATE_DIR / "e2e")))

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from e2e import clients, config, control, nodes, procs
+from lab import config as lab_config
 from lab.lab import Lab
 
 Say = Callable[[str], None]
@@ -72,6 +73,7 @@ def ensure_lab(say: Say = _say) -> tuple[Lab, bool]:
                 return lab, False
         except Exception:  # noqa: BLE001 - any failure means: boot a fresh one
             pass
+    lab_config.NODE_MEMORY_MB = max(lab_config.NODE_MEMORY_MB, config.NODE_MEMORY_MB)
     return lab.up(nodes=2, say=say), True
 
 

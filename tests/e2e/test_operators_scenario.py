@@ -122,6 +122,10 @@ def wait_gone(kind: str, ident: str, timeout: float = 300) -> None:
     raise AssertionError(f"{kind} {ident} still exists after {timeout:.0f}s")
 
 
+def pool_names() -> list[str]:
+    return [p.get("Name") or p["name"] for p in osc_json("volume", "backend", "pool", "list")]
+
+
 def pool_of(vol: dict[str, Any]) -> str:
     return str(vol["os-vol-host-attr:host"]).rsplit("#", 1)[1]
 
@@ -205,7 +209,8 @@ def test_03_volume_create_show_delete() -> None:
     osc("volume", "delete", "test4")
     wait_gone("volume", vol["id"])
     proc = clients.cli(["openstack", "volume", "show", "test4"], check=False)
-    assert proc.returncode and "No volume with a name or ID of 'test4' exists" in proc.stderr
+    # "No volume with a name or ID of 'test4' exists." in the operators' client.
+    assert proc.returncode and re.search(r"No volume .*test4", proc.stderr, re.I), proc.stderr
     assert not exists(S["node1"], path), f"{path} left behind"
 
 
@@ -346,8 +351,7 @@ def test_13_host_assisted_migration(deployment: Lab) -> None:
     need("testcp")
     vol = osc_json("volume", "show", S["testcp"])
     src = volume_file(vol)
-    host_b = next(p["name"] for p in osc_json("volume", "backend", "pool", "list")
-                  if "@ocfs2b#" in p["name"])
+    host_b = next(n for n in pool_names() if "@ocfs2b#" in n)
     if config.HA_MODE == "cluster":
         cluster = f"{config.CINDER_CLUSTER}@ocfs2b#{host_b.rsplit('#', 1)[1]}"
         cinder("--os-volume-api-version", "3.16", "migrate", "--force-host-copy", "True",
@@ -461,8 +465,7 @@ def test_16_hot_add_disk(deployment: Lab) -> None:
     # No restart: the pool shows up at the next stats refresh.
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        if any(p["name"].endswith(f"#{label}") for p in
-               osc_json("volume", "backend", "pool", "list")):
+        if any(n.endswith(f"#{label}") for n in pool_names()):
             break
         time.sleep(5)
     else:
@@ -505,8 +508,16 @@ def test_17_cleanup_no_stray_files() -> None:
     assert not stray, f"stray files left on the filesystems: {stray}"
 
 
+#: Known-benign ERROR lines: glance_store probes its optional cinder store at
+#: start and logs that python-cinderclient (not in the node image) is missing.
+BENIGN = ("ERROR stevedore.extension [-] Could not load 'cinder': No module named "
+          "'cinderclient'", "ERROR stevedore.extension [-] Could not load "
+          "'glance.store.cinder.Store': No module named 'cinderclient'")
+
+
 def test_18_logs_free_of_tracebacks() -> None:
     text = _log_text()
     assert text, "no service logs found"
-    bad = [line for line in text.splitlines() if "Traceback" in line or " ERROR " in line]
+    bad = [line for line in text.splitlines()
+           if ("Traceback" in line or " ERROR " in line) and not any(b in line for b in BENIGN)]
     assert not bad, "\n".join(bad[:20])

@@ -137,11 +137,14 @@ def start_postgres(say: Say) -> None:
     say(f"e2e: postgresql up on {config.HOST_IP}:{config.PG_PORT} ({waited:.0f}s)")
 
 
-def ensure_database(name: str) -> None:
+def ensure_database(name: str) -> bool:
+    """Create database ``name`` unless it exists; True if it was created."""
     psql = ["psql", "-h", config.HOST_IP, "-p", str(config.PG_PORT), "-U", "postgres"]
     exists = procs.run([*psql, "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{name}'"])
-    if exists.stdout.strip() != "1":
-        procs.run([*psql, "-c", f"CREATE DATABASE {name}"])
+    if exists.stdout.strip() == "1":
+        return False
+    procs.run([*psql, "-c", f"CREATE DATABASE {name}"])
+    return True
 
 
 def stop_postgres() -> None:

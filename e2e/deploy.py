@@ -22,6 +22,7 @@ idempotent: what already runs is left alone.
 
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 import subprocess
@@ -77,15 +78,22 @@ def ensure_lab(say: Say = _say) -> tuple[Lab, bool]:
     return lab.up(nodes=2, say=say), True
 
 
-def wait_services(expected: int, timeout: float = 900.0, say: Say = _say) -> float:
-    """Poll ``openstack volume service list`` until ``expected`` node services are up."""
+def wait_services(expected: int, since: str = "", timeout: float = 900.0,
+                  say: Say = _say) -> float:
+    """Poll ``openstack volume service list`` until ``expected`` node services are up.
+
+    Only heartbeats newer than ``since`` (UTC, ISO format) count: a service
+    restarted a moment ago still shows "up" from its previous life.
+    """
     t0 = time.monotonic()
     last = ""
     while time.monotonic() - t0 < timeout:
         proc = clients.cli(["openstack", "volume", "service", "list", "-f", "value",
-                            "-c", "Binary", "-c", "Host", "-c", "State"], check=False)
+                            "-c", "Binary", "-c", "Host", "-c", "State", "-c", "Updated At"],
+                           check=False)
         rows = [line.split() for line in proc.stdout.splitlines() if line.strip()]
-        up = [r for r in rows if r[0] != "cinder-scheduler" and r[-1] == "up"]
+        up = [r for r in rows if r[0] != "cinder-scheduler" and r[2] == "up"
+              and r[3] > since]
         summary = f"{len(up)}/{expected} node services up"
         if summary != last:
             say(f"e2e: {summary} ({time.monotonic() - t0:.0f}s)")
@@ -107,7 +115,7 @@ def up(say: Say = _say) -> Lab:
     config.STATE_DIR.mkdir(parents=True, exist_ok=True)
     nodes.ensure_disks(lab, say)
     control.start_postgres(say)
-    control.ensure_database("glance")
+    glance_db_new = control.ensure_database("glance")
     control.start_rabbit(say)
     on_node = nodes.glance_on_node(lab)
     if on_node:
@@ -120,10 +128,11 @@ def up(say: Say = _say) -> Lab:
     clients.write(glance)
     nodes.configure(lab, glance)
     if on_node:
-        nodes.start_glance(lab, say)
+        nodes.start_glance(lab, say, db_sync=glance_db_new)
+    since = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     nodes.start_services(lab)
     expected = len(lab.running_nodes()) * (len(config.BACKENDS) + 1)
-    wait_services(expected, say=say)
+    wait_services(expected, since=since, say=say)
     if on_node:
         say(f"e2e: glance-api up at {glance} ({nodes.wait_glance():.0f}s more)")
     say(f"e2e: deployment up in {time.monotonic() - t0:.0f}s")

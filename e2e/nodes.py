@@ -192,7 +192,7 @@ def _spawn(node: Node, service: str, argv: list[str], pids: dict[str, dict[str, 
     _save_pids(pids)
 
 
-def start_glance(lab: Lab, say: Say) -> None:
+def start_glance(lab: Lab, say: Say, db_sync: bool = True) -> None:
     node = lab.node(GLANCE_NODE)
     conf_dir = "/etc/glance"
     values = {
@@ -205,10 +205,11 @@ def start_glance(lab: Lab, say: Say) -> None:
     text = (config.TEMPLATES / "glance-node.conf").read_text().format(**values)
     node.sh(f"mkdir -p {conf_dir} /var/lib/glance/staging /var/lib/glance/tasks", timeout=60)
     node.write_file(f"{conf_dir}/glance-api.conf", text)
-    t0 = time.monotonic()
-    node.exec([f"{config.NODE_VENV}/bin/glance-manage", "--config-file",
-               f"{conf_dir}/glance-api.conf", "db_sync"], timeout=900, check=True)
-    say(f"e2e: glance db sync on {node.name} done ({time.monotonic() - t0:.0f}s)")
+    if db_sync:
+        t0 = time.monotonic()
+        node.exec([f"{config.NODE_VENV}/bin/glance-manage", "--config-file",
+                   f"{conf_dir}/glance-api.conf", "db_sync"], timeout=900, check=True)
+        say(f"e2e: glance db sync on {node.name} done ({time.monotonic() - t0:.0f}s)")
     pids = _load_pids()
     _spawn(node, "glance-api", [f"{config.NODE_VENV}/bin/python", "-m", "e2e.glance_wsgi",
                                 node.ip, str(config.GLANCE_PORT)], pids)

@@ -141,9 +141,8 @@ def test_doctor_explains_internal_logic_failure(lab, node2):
         node2.exec(f"o2cb unregister-cluster {config.CLUSTER}; cp /root/cluster.conf.cli-test "
                    "/etc/ocfs2/cluster.conf", timeout=120)
         node2.sh(labcluster.register_script(), timeout=120)
-        for label in lab.state.disks:
-            if any(m.endswith("/" + label) for _, m in mounted):
-                lab.mount(label, nodes=[node2])
+        for d, m in mounted:  # (lab.mount's script trips over a second disk: set -e)
+            node2.exec(["mount", "-t", "ocfs2", "-o", config.MOUNT_OPTIONS, d, m], timeout=180)
     assert cli(node2, "status").rc == 0
 
 
@@ -259,9 +258,10 @@ def test_node_add_then_remove_a_third_node_online(lab, node1, node2):
             assert "node3" not in conf
             assert node.exec(["test", "-e", f"/sys/kernel/config/cluster/{config.CLUSTER}"
                                             "/node/node3"]).rc != 0
-        # the remaining nodes still mount
+        # the remaining nodes still mount (remounted with the CLI itself)
         node2.exec(["umount", LAB0], timeout=120, check=True)
-        lab.mount(config.DEFAULT_LABEL, nodes=[node2])
+        r = cli(node2, "disk", "add", f"UUID={lab0['uuid']}", "--yes")
+        assert r.rc == 0, r.stderr
         assert cli(node2, "status").rc == 0
         d = host_cli(lab, "doctor", "--no-local", *peer("node1"), *peer("node2"), "--json")
         assert not [f for f in json.loads(d.stdout)["findings"] if f["severity"] == "error"]

@@ -155,12 +155,14 @@ def test_disk_add_refuses_data_formats_adopts_and_driver_sees_it(lab, node1, nod
         node1.exec(["mkfs.ext4", "-q", dev1], timeout=120, check=True)
         r = cli(node1, "disk", "add", dev1, "--label", label, "--yes")
         assert r.rc == 5 and "holds data (ext4" in r.stderr, r.stderr
+        print(r.stderr)
         dry = cli(node1, "disk", "add", dev1, "--label", label, "--force", "--dry-run",
                   "--json")
         plan = json.loads(dry.stdout)
         assert plan["action"] == "format" and plan["mount_point"] == mp
         r = cli(node1, "disk", "add", dev1, "--label", label, "--force", "--yes")
         assert r.rc == 0, r.stderr
+        print(r.stdout, r.stderr)
         _, fs_uuid, mount_point = r.stdout.split()[-3:]
         assert mount_point == mp
         r = cli(node2, "disk", "add", f"UUID={fs_uuid}", "--yes")  # adopt on the other node
@@ -207,6 +209,7 @@ def test_verify_across_nodes_detects_a_corrupted_block(node1, node2, engine):
         report = json.loads(bad.stdout)["reports"][0]
         assert report["mismatches"] >= 1
         assert 7 * 4096 in [b["offset"] for b in report["bad_blocks"]]
+        print(cli(node1, "verify", path, "--engine", engine, "--size", "16M", "--check").stdout)
     finally:
         node1.exec(["rm", "-f", path])
 
@@ -248,11 +251,13 @@ def test_node_add_then_remove_a_third_node_online(lab, node1, node2):
 
         refused = host_cli(lab, "node", "remove", "node3", "--no-local", *peers, "--yes")
         assert refused.returncode == 5 and "node3 still mounts" in refused.stderr
+        print(refused.stderr)
 
         for _, mp in ocfs2_mounts(node3):
             node3.exec(["umount", mp], timeout=120, check=True)
         r = host_cli(lab, "node", "remove", "node3", "--no-local", *peers, "--yes")
         assert r.returncode == 0, r.stderr[-3000:]
+        print(r.stdout, r.stderr)
         for node in (node1, node2):
             conf = node.exec(["cat", "/etc/ocfs2/cluster.conf"]).stdout
             assert "node3" not in conf

@@ -95,8 +95,9 @@ echo {config.RECONNECT_DELAY_MS} > {c}/reconnect_delay_ms
 def device_by_serial_script(label: str) -> str:
     """Shell that prints /dev/vdX for the virtio disk whose serial is ``label``."""
     q = shlex.quote(label)
+    # Ends in `true`: the loop's status is its last test's, which must not trip `set -e`.
     return (f'for b in /sys/block/vd*; do [ "$(cat $b/serial 2>/dev/null)" = {q} ] '
-            '&& echo /dev/${b##*/}; done')
+            '&& echo /dev/${b##*/}; done; true')
 
 
 def mountpoint(label: str) -> str:

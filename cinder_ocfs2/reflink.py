@@ -65,6 +65,7 @@ _CFR_FALLBACK_ERRNOS = frozenset({errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP,
 #: Upper bound of one copy_file_range / pread call.
 _CHUNK = 1 << 30
 _FALLBACK_CHUNK = 1 << 20
+_ZEROS = bytes(_FALLBACK_CHUNK)  # memcmp against it stops at the first data byte
 _PROBE_BYTES = 64 * 1024  # larger than OCFS2 inline data, one extent at most
 
 
@@ -269,7 +270,7 @@ def _copy_range_rw(src_fd: int, dst_fd: int, offset: int, length: int) -> None:
         buf = os.pread(src_fd, min(_FALLBACK_CHUNK, end - offset), offset)
         if not buf:
             raise ReflinkError(f"source shrank while copying (short read at {offset})")
-        if buf.count(0) != len(buf):
+        if buf != (_ZEROS if len(buf) == _FALLBACK_CHUNK else bytes(len(buf))):
             view = memoryview(buf)
             written = 0
             while written < len(buf):

@@ -416,3 +416,16 @@ def test_supports_reflink_transient_failure_not_cached(tmp_path):
         assert reflink.supports_reflink(tmp_path) is True
         reflink.supports_reflink(tmp_path, refresh=True)
     probe.assert_called_once()
+
+
+def test_rw_fallback_turns_zero_chunks_into_holes(tmp_path):
+    """Written zeros are data to SEEK_DATA; the pread/pwrite path skips them."""
+    src = tmp_path / "src"
+    with open(src, "wb") as f:
+        f.write(os.urandom(MiB) + bytes(4 * MiB) + os.urandom(MiB // 2))
+        os.fsync(f.fileno())
+    with mock.patch.object(reflink.os, "copy_file_range",
+                           side_effect=OSError(errno.EXDEV, "cross")):
+        reflink.sparse_copy(src, tmp_path / "dst")
+    assert digest(tmp_path / "dst") == digest(src)
+    assert os.stat(tmp_path / "dst").st_blocks * 512 <= 2 * MiB

@@ -30,7 +30,9 @@ objects, and prints one JSON object with a result per step.  Steps:
 ``revert {id,snap}``; ``write {id,offset,nbytes,seed}`` (random data);
 ``checksum {id|snap,...,nbytes}``; ``connect {id}`` (initialize_connection,
 then os-brick's GPFS connector, then a checksum read through the device
-path it returns); ``df {pool}``; ``path {id}``; ``watch {pool,timeout,marker}``
+path it returns); ``df {pool}``; ``path {id}``; ``extents {id|snap}``
+(filefrag: extent count and how many are flagged shared);
+``watch {pool,timeout,marker}``
 (refresh stats every 2 s, as the periodic task would, until ``pool`` is up
 after having been absent or down; touches ``marker`` when it starts).
 
@@ -221,6 +223,17 @@ def main() -> int:
                         break
                     time.sleep(2)
                 out["transitions"] = seen
+            elif op == "extents":
+                # FIEMAP via filefrag: reflinked extents carry the "shared" flag.
+                if "snap" in step:
+                    path = drv._snapshot_path(snapshot(step))
+                else:
+                    path = drv.local_path(volume(step))
+                lines = subprocess.run(["filefrag", "-v", path], capture_output=True,
+                                       text=True, check=True).stdout.splitlines()
+                rows = [ln for ln in lines if ln.strip()[:1].isdigit() and ":" in ln]
+                out["extents"] = len(rows)
+                out["shared"] = sum("shared" in ln for ln in rows)
             elif op == "path":
                 out["path"] = drv.local_path(volume(step))
             else:

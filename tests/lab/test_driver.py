@@ -26,6 +26,7 @@ import uuid
 
 import pytest
 
+from lab import cluster as lab_cluster
 from lab import config
 
 pytestmark = pytest.mark.lab
@@ -157,3 +158,41 @@ def test_filesystem_mounted_later_becomes_pool_without_restart(lab, node1):
     # Logged on the state change, not at every refresh.
     assert log.count(f"OCFS2 pool {label} is up") == 1, log
     assert log.count(f"OCFS2 pool {label} is down") <= 1, log
+
+
+def _ensure_disk(lab, label: str, features: str) -> None:
+    """A 1G shared disk formatted with ``features``, mounted on every node."""
+    if label not in lab.state.disks:
+        lab.add_disk(label=label, size="1G")
+        node = lab.running_nodes()[0]
+        argv = [a if not a.startswith("--fs-features=") else f"--fs-features={features}"
+                for a in lab_cluster.mkfs_args(label)]
+        node.exec([*argv, lab.device(node, label)], timeout=300, check=True)
+    lab.mount(label)
+
+
+def test_no_refcount_and_cross_filesystem_fall_back_to_sparse_copies(lab, node1, node2):
+    label = "drvnoref"
+    _ensure_disk(lab, label, "norefcount,xattr")
+    vol, snap, clone = ids(3)
+    v = {"id": vol, "pool": label}
+    s = {**v, "snap": snap}
+    try:
+        stats, _c, written, _s, snap_ext, _cl = harness(node1, [
+            {"op": "stats"},
+            {"op": "create", **v, "size": 1},
+            {"op": "write", **v, "offset": 0, "nbytes": 16 * MiB, "seed": 5},
+            {"op": "snapshot", **s},
+            {"op": "extents", **s},
+            {"op": "clone", **v, "to_pool": POOL, "new": clone, "size": 2},  # other fs
+        ])
+        pools = {p["pool_name"]: p for p in stats["stats"]["pools"]}
+        assert pools[label]["ocfs2_reflink"] is False and pools[POOL]["ocfs2_reflink"]
+        assert snap_ext["shared"] == 0 < snap_ext["extents"]
+        on2 = harness(node2, [{"op": "checksum", **s},
+                              {"op": "checksum", "id": clone, "pool": POOL}])
+        assert [r["sha256"] for r in on2] == [written["sha256"]] * 2
+        assert on2[1]["size"] == 2 * GiB
+    finally:
+        harness(node1, [{"op": "delete_snapshot", **s}, {"op": "delete", **v},
+                        {"op": "delete", "id": clone, "pool": POOL}])

@@ -240,7 +240,9 @@ def run_add(args: argparse.Namespace) -> int:
     for cmd in commands:
         if cmd[0] == "mount":
             os.makedirs(mount_point, exist_ok=True)
-        common.say(" ".join(cmd[:1] + cmd[-2:]) + " ...")
+            common.say(f"mounting {device} at {mount_point}")
+        else:
+            common.say(f"formatting {device}: {' '.join(cmd)}")
         executor.run(cmd, timeout=args.timeout)
     uuid = found.get("uuid")
     if action == "format" or not uuid:

@@ -96,6 +96,15 @@ def _node_findings(name: str, f: Mapping[str, Any]) -> list[Finding]:
         add("configfs-stale", "error", f"live cluster differs from cluster.conf: {diff}",
             f"run `o2cb register-cluster {cname}` to load cluster.conf (removed nodes and "
             "address changes need the node offline; see `cinder-ocfs2 node`)")
+    own = f.get("own_address")
+    if own and not own.get("configured", True):
+        add("local-address", "error",
+            f"this node's o2net address {own['ip']} is not configured on any interface: o2net "
+            "cannot listen ('Error -99 while binding socket'), so `o2cb register-cluster` "
+            "fails with 'Internal logic failure while registering node' and mounts with "
+            "'Internal logic failure while trying to join the group'",
+            f"bring up the interconnect with {own['ip']} (or correct ip_address in cluster.conf "
+            f"on every node), then `o2cb register-cluster {cname}`")
     nodes = {n["name"]: n for n in live.get("nodes", [])}
     live_nums = f.get("o2hb_livenodes")
     connected = f.get("o2net_connected")
@@ -104,7 +113,13 @@ def _node_findings(name: str, f: Mapping[str, Any]) -> list[Finding]:
             continue
         number = nodes.get(peer, {}).get("number")
         heartbeating = live_nums is not None and number in live_nums
-        if heartbeating:
+        if "ENETUNREACH" in result or "EHOSTUNREACH" in result:
+            add("o2net-port", "error",
+                f"no route from this node to {peer} ({result}): the interconnect is down "
+                "here; mounts fail with 'Internal logic failure while mounting ... error 107' "
+                "and the kernel logs 'This node could not connect to nodes'",
+                "bring the interconnect interface up and check routes/VLANs, then retry")
+        elif heartbeating:
             add("o2net-port", "error",
                 f"{peer} heartbeats on disk but its o2net port is unreachable ({result})",
                 f"open TCP {nodes[peer]['port']} between the nodes (firewall/interconnect) "

@@ -137,6 +137,38 @@ def _probe_ports(state: cluster.ClusterState, connected: Sequence[int] | None,
     return out
 
 
+def _own_address(state: cluster.ClusterState, conf: dict[str, Any],
+                 hostname: str) -> dict[str, Any] | None:
+    """Is this node's o2net address configured here?  (bind test, no traffic)
+
+    When it is not, o2net cannot listen ("Error -99 while binding socket"),
+    ``o2cb register-cluster`` fails with "Internal logic failure while
+    registering node" and mounts with "Internal logic failure while trying to
+    join the group".
+    """
+    node = next((n for n in state.nodes if n.local), None)
+    ip = node.ip if node else None
+    if ip is None:
+        for c in (conf.get("clusters") or {}).values():
+            for n in c["nodes"]:
+                if n["name"] == hostname:
+                    ip = n["ip"]
+    if not ip:
+        return None
+    configured, error = address_is_local(ip)
+    return {"ip": ip, "configured": configured, **({"error": error} if error else {})}
+
+
+def address_is_local(ip: str) -> tuple[bool, str | None]:
+    """Bind a throw-away socket to ``ip``: EADDRNOTAVAIL means no interface has it."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((ip, 0))
+        return True, None
+    except OSError as exc:
+        return exc.errno != errno.EADDRNOTAVAIL, errno.errorcode.get(exc.errno or 0, str(exc))
+
+
 def _fstab(path: str) -> list[dict[str, str]]:
     entries = []
     try:
@@ -205,12 +237,15 @@ def gather(src: Sources | None = None, *, base: str = DEFAULT_BASE,
         mounts = []
     ocfs2 = [m for m in mounts if m.fstype == "ocfs2"]
     base_mount = mountinfo.find(mounts, base)
+    conf = _conf_facts(src.conf_path)
+    hostname = cluster.short_hostname(src.hostname)
     return {
         "version": VERSION,
-        "hostname": cluster.short_hostname(src.hostname),
+        "hostname": hostname,
         "base": base,
         "base_propagation": base_mount.propagation if base_mount else None,
-        "cluster_conf": _conf_facts(src.conf_path),
+        "cluster_conf": conf,
+        "own_address": _own_address(state, conf, hostname),
         "configfs": state.as_dict(),
         "o2hb_livenodes": None if livenodes is None else list(livenodes),
         "o2net_connected": None if connected is None else list(connected),

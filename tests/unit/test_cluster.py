@@ -233,3 +233,52 @@ class TestEvidenceParsers:
             "2A4D1C5E9B8F4C3DA1B2C3D4E5F60718"].domain_map == (0, 1)
         assert cluster.read_node_map(str(tmp_path / "o2hb" / "livenodes")) == (0, 1)
         assert cluster.read_node_map(str(tmp_path / "o2net" / "connected_nodes")) is None
+
+
+class TestRecordedLab:
+    """Parsers against real output recorded on the lab nodes (lab/record.py)."""
+
+    def test_lab_cluster_conf_same_checksum_as_o2cb_layout(self):
+        lab = recorded("node1-etc-ocfs2-cluster.conf")
+        conf = cluster.parse_cluster_conf(lab)["labcluster"]
+        assert [(n.name, n.number, n.ip, n.port) for n in conf.nodes] == [
+            ("node1", 0, "10.77.0.11", 7777), ("node2", 1, "10.77.0.12", 7777)]
+        # the lab writes the man page's key order; o2cb would write its own
+        assert cluster.checksum(lab) == cluster.checksum(cluster.render_cluster_conf([conf]))
+
+    def test_mounted_full_and_quick(self):
+        assert cluster.parse_mounted_full(recorded("node1-mounted.ocfs2-f.txt")) == {
+            "/dev/vdb": ("node1", "node2")}
+        assert cluster.parse_mounted_quick(recorded("node1-mounted.ocfs2-d.txt")) == {
+            "/dev/vdb": {"stack": "o2cb", "cluster": "labcluster", "flag": "",
+                         "uuid": "5C88179165C24E7EBF028FCC442FCFA9", "label": "lab0"}}
+
+    def test_dlm_state(self):
+        d = cluster.parse_dlm_state(recorded("node1-o2dlm-dlm_state.txt"))
+        assert d == cluster.DlmDomain("5C88179165C24E7EBF028FCC442FCFA9", 0, "JOINED",
+                                      (0, 1), (0, 1))
+
+    def test_debugfs_node_maps(self):
+        sections = {}
+        for block in recorded("node1-debugfs-o2hb-o2net.txt").split("== ")[1:]:
+            path, _, body = block.partition("\n")
+            sections[path] = body
+        assert cluster.parse_node_map(sections["/sys/kernel/debug/o2hb/livenodes"]) == (0, 1)
+        assert cluster.parse_node_map(
+            sections["/sys/kernel/debug/o2net/connected_nodes"]) == (1,)
+
+    def test_read_state_from_recorded_configfs(self, tmp_path):
+        root = tmp_path / "cluster"
+        for line in recorded("node1-configfs-values.txt").splitlines():
+            rel, _, value = line.partition(": ")
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(value + "\n")
+        state = cluster.read_state(str(root), conf_path=None, hostname="node1")
+        assert state.registered and state.online and state.problem is None
+        assert state.local_node == "node1" and state.fence_method == "reset"
+        assert state.nodes == (cluster.Node("node1", 0, "10.77.0.11", 7777, local=True),
+                               cluster.Node("node2", 1, "10.77.0.12", 7777))
+        assert state.heartbeat_regions == ("5C88179165C24E7EBF028FCC442FCFA9",)
+        assert state.timeouts == {"dead_threshold": 11, "idle_timeout_ms": 10000,
+                                  "keepalive_delay_ms": 2000, "reconnect_delay_ms": 2000}

@@ -56,6 +56,14 @@ class FakeExec:
         return [c for c in self.calls if first in c]
 
 
+@pytest.fixture(autouse=True)
+def addresses_are_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lab's node addresses are not on this host; pretend they are."""
+    from cinder_ocfs2.cli import facts
+
+    monkeypatch.setattr(facts, "address_is_local", lambda ip: (True, None))
+
+
 @pytest.fixture
 def fake_exec(monkeypatch: pytest.MonkeyPatch) -> FakeExec:
     fake = FakeExec()

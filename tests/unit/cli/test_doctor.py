@@ -21,6 +21,7 @@ import json
 import pytest
 
 from cinder_ocfs2.cli import doctor, facts, main
+from cinder_ocfs2.cli.facts import address_is_local as real_address_is_local
 
 from .conftest import LAB_CONF, UUID, answer_fs_tools, node_tree
 
@@ -139,6 +140,30 @@ def test_port_unreachable_while_heartbeating(two):
     two["node1"]["o2hb_livenodes"] = [0]
     (f,) = [x for x in doctor.analyze(two) if x.check == "o2net-port"]
     assert f.severity == "warning"
+
+
+def test_own_address_missing(tmp_path, fake_exec, monkeypatch):
+    """The lab's 'no IP' fault: o2net cannot bind, register and mount fail."""
+    answer_fs_tools(fake_exec)
+    monkeypatch.setattr(facts, "address_is_local", lambda ip: (False, "EADDRNOTAVAIL"))
+    f = facts.gather(node_tree(tmp_path, mounted=False), probe_ports=False)
+    assert f["own_address"] == {"ip": "10.77.0.11", "configured": False,
+                                "error": "EADDRNOTAVAIL"}
+    (x,) = [x for x in doctor.analyze({"node1": f}) if x.check == "local-address"]
+    assert "Internal logic failure while trying to join the group" in x.message
+    assert x.fix.startswith("bring up the interconnect with 10.77.0.11")
+
+
+def test_address_is_local_real_socket():
+    assert real_address_is_local("127.0.0.1") == (True, None)
+    assert real_address_is_local("192.0.2.77") == (False, "EADDRNOTAVAIL")
+
+
+def test_network_unreachable_is_an_error(two):
+    two["node2"]["ports"] = {"node1": "10.77.0.11:7777 ENETUNREACH"}
+    two["node2"]["o2hb_livenodes"] = []
+    (f,) = [x for x in doctor.analyze(two) if x.check == "o2net-port"]
+    assert f.severity == "error" and "interconnect is down" in f.message
 
 
 def test_heartbeating_but_not_connected(two):

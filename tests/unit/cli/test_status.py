@@ -19,7 +19,7 @@ import json
 
 from cinder_ocfs2.cli import facts, main, status
 
-from .conftest import UUID, answer_fs_tools, node_tree
+from .conftest import UUID, answer_fs_tools, node_tree, recorded
 
 
 def test_summary_of_healthy_node(tmp_path, fake_exec):
@@ -65,3 +65,20 @@ def test_verb_json_and_exit_code(tmp_path, fake_exec, monkeypatch, capsys):
     assert "o2cb register-cluster labcluster" in out["problems"][0]
     assert main.main(["status"]) == 3
     assert "cluster -: OFFLINE" in capsys.readouterr().out
+
+
+def test_summary_from_recorded_lab_output(tmp_path, fake_exec):
+    """Real mountinfo, o2info and mounted.ocfs2 output recorded on lab node1."""
+    fake_exec.on(["o2info", "--volinfo"], recorded("node1-o2info-volinfo.txt"))
+    fake_exec.on(["mounted.ocfs2", "-f"], recorded("node1-mounted.ocfs2-f.txt"))
+    src = node_tree(tmp_path)
+    (tmp_path / "mountinfo").write_text(recorded("node1-proc-self-mountinfo.txt"))
+    s = status.summarize(facts.gather(src, probe_ports=False))
+    (fs,) = s["filesystems"]
+    assert fs["mount_point"] == "/var/lib/cinder/ocfs2/lab0" and fs["device"] == "/dev/vdb"
+    assert fs["uuid"] == "5c881791-65c2-4e7e-bf02-8fcc442fcfa9" and fs["label"] == "lab0"
+    assert fs["mounted_on"] == ["node1", "node2"] and fs["slots_max"] == 8
+    assert fs["refcount"] is True
+    assert "heartbeat=local" in fs["options"] and "errors=remount-ro" in fs["options"]
+    assert fake_exec.calls == [["o2info", "--volinfo", "/var/lib/cinder/ocfs2/lab0"],
+                               ["mounted.ocfs2", "-f", "/dev/vdb"]]

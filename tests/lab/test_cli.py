@@ -117,10 +117,13 @@ def test_doctor_explains_internal_logic_failure(lab, node2):
     * o2cb unregistered: "Cluster name is invalid while trying to join the group";
     * node2 removed from its own cluster.conf and the cluster re-registered (what
       `o2cb remove-node` on every node does): no local node, and mount.ocfs2 says
-      "Internal logic failure while trying to join the group".
+      "Internal logic failure while trying to join the group";
+    * node2's o2net address removed from its NIC: the same message, and doctor
+      names the missing address.
     """
     mounted = ocfs2_mounts(node2)
     dev, mp = next((d, m) for d, m in mounted if m == LAB0)
+    ip = config.node_ip(2)
     node2.exec(["cp", "/etc/ocfs2/cluster.conf", "/root/cluster.conf.cli-test"], check=True)
     try:
         for _, m in mounted:
@@ -137,8 +140,21 @@ def test_doctor_explains_internal_logic_failure(lab, node2):
             node2, dev, mp, "Internal logic failure while trying to join the group")
         assert "put it back in cluster.conf" in found["o2cb-registered"]["fix"]
         assert found["node-name"]["severity"] == "error"
-    finally:
+
+        # the lab's other cause of the same message: the node's o2net IP is gone
         node2.exec(f"o2cb unregister-cluster {config.CLUSTER}; cp /root/cluster.conf.cli-test "
+                   f"/etc/ocfs2/cluster.conf; ip -o addr show | awk '/ {ip}\\// {{print $2}}' "
+                   f"> /tmp/cli-test-nic; ip addr del {ip}/{config.PREFIX} dev "
+                   "$(cat /tmp/cli-test-nic); o2cb register-cluster "
+                   f"{config.CLUSTER}; true", timeout=120)
+        found = _mount_error_and_doctor(
+            node2, dev, mp, "Internal logic failure while trying to join the group")
+        assert found["local-address"]["fix"].startswith(f"bring up the interconnect with {ip}")
+    finally:
+        node2.exec(f"[ -s /tmp/cli-test-nic ] && ip addr add {ip}/{config.PREFIX} dev "
+                   "$(cat /tmp/cli-test-nic) && ip link set $(cat /tmp/cli-test-nic) up; "
+                   "rm -f /tmp/cli-test-nic; "
+                   f"o2cb unregister-cluster {config.CLUSTER}; cp /root/cluster.conf.cli-test "
                    "/etc/ocfs2/cluster.conf", timeout=120)
         node2.sh(labcluster.register_script(), timeout=120)
         for d, m in mounted:  # (lab.mount's script trips over a second disk: set -e)

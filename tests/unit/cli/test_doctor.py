@@ -63,14 +63,26 @@ def test_no_local_node_explains_internal_logic_failure(tmp_path, fake_exec):
     """What the lab shows after `o2cb remove-node` of this host + register-cluster."""
     answer_fs_tools(fake_exec)
     conf = LAB_CONF.split("node:")[0] + "node:" + LAB_CONF.split("node:")[1]
-    f = facts.gather(node_tree(tmp_path, local="nobody", conf=conf, mounted=False),
-                     probe_ports=False)
-    found = {x.check: x for x in doctor.analyze({"node1": f})}
+    f = facts.gather(node_tree(tmp_path, hostname="node2", local="nobody", conf=conf,
+                               mounted=False), probe_ports=False)
+    found = {x.check: x for x in doctor.analyze({"node2": f})}
     assert "Internal logic failure while trying to join the group" in \
         found["o2cb-registered"].message
     assert found["o2cb-registered"].fix.startswith("put it back in cluster.conf on every node")
     assert "`o2cb register-cluster labcluster`" in found["o2cb-registered"].fix
+    assert found["node-name"].severity == "error"
     assert found["configfs-stale"].severity == "error"
+
+
+def test_listed_but_unregistered_local_node(tmp_path, fake_exec):
+    """cluster.conf lists this host but register-cluster could not register it."""
+    answer_fs_tools(fake_exec)
+    f = facts.gather(node_tree(tmp_path, local="nobody", mounted=False), probe_ports=False)
+    found = {x.check: x for x in doctor.analyze({"node1": f})}
+    assert "could not register it" in found["o2cb-registered"].message
+    assert "Internal logic failure while trying to join the group" in \
+        found["o2cb-registered"].message
+    assert "node-name" not in found
 
 
 def test_global_heartbeat_not_started(tmp_path, fake_exec):

@@ -83,10 +83,11 @@ def _node_findings(name: str, f: Mapping[str, Any]) -> list[Finding]:
         host = f.get("hostname")
         in_conf = any(n["name"] == host for c in clusters.values() for n in c["nodes"])
         if mode == "no-local-node" and in_conf:
-            head = (f"cluster {cname} is registered but this host's node ({host}) is missing "
-                    "from it although cluster.conf lists it: `o2cb register-cluster` could not "
-                    "register it (usually its o2net address is not configured here, see "
-                    "local-address)")
+            head = (f"cluster {cname} is registered but this host's node ({host}), which "
+                    "cluster.conf lists, is not registered as the local node: `o2cb "
+                    "register-cluster` could not register it (usually its o2net address is "
+                    "not configured here, see local-address, or the hostname changed after "
+                    "registration)")
             fix = f"fix the cause, then run `o2cb register-cluster {cname}`"
         if MOUNT_ERRORS[mode] not in head:
             head += f"; mount.ocfs2 fails with '{MOUNT_ERRORS[mode]}' until this is fixed"

@@ -202,7 +202,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         common.add_peer_args(q)
 
     a = nsub.add_parser("add", help="add a node to every node's cluster.conf and configfs",
-                        epilog=HELP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                        epilog=HELP_EPILOG + "\n" + common.EXIT_CODES_HELP,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     common_args(a)
     a.add_argument("--ip", required=True, help="the node's o2net (interconnect) IPv4 address")
     a.add_argument("--port", type=int, default=cluster.DEFAULT_PORT,
@@ -212,6 +213,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="do not mount the cluster's filesystems on the new node afterwards")
     a.set_defaults(func=run_add)
     r = nsub.add_parser("remove", help="remove an idle node from every node's configuration",
-                        epilog=HELP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                        epilog=HELP_EPILOG + "\n" + common.EXIT_CODES_HELP,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     common_args(r)
     r.set_defaults(func=run_remove)

@@ -162,7 +162,7 @@ def test_doctor_explains_internal_logic_failure(lab, node2):
     assert cli(node2, "status").rc == 0
 
 
-def test_disk_add_refuses_data_formats_adopts_and_driver_sees_it(lab, node1, node2):
+def test_disk_add_refuses_data_formats_adopts_and_pool_appears(lab, node1, node2):
     label = "cli" + uuidlib.uuid4().hex[:6]
     lab.add_disk(label=label, size="1G")
     dev1 = lab.device(node1, label)
@@ -176,10 +176,27 @@ def test_disk_add_refuses_data_formats_adopts_and_driver_sees_it(lab, node1, nod
                   "--json")
         plan = json.loads(dry.stdout)
         assert plan["action"] == "format" and plan["mount_point"] == mp
-        r = cli(node1, "disk", "add", dev1, "--label", label, "--force", "--yes")
+        # one long-lived process, like cinder-volume: its pool monitor sees the new
+        # filesystem on the next refresh after `disk add`, without a restart
+        script = (
+            "import json\n"
+            "from cinder_ocfs2 import filesystems\n"
+            "from cinder_ocfs2.cli import main\n"
+            f"m = filesystems.PoolMonitor([], {MOUNT!r})\n"
+            "before = sorted(m.refresh())\n"
+            f"rc = main.main(['disk', 'add', {dev1!r}, '--label', {label!r}, '--force', "
+            "'--yes'])\n"
+            "after = sorted(m.refresh())\n"
+            "print(json.dumps({'rc': rc, 'before': before, 'after': after}))\n")
+        r = node1.exec(["env", f"PYTHONPATH={config.GUEST_SRC}",
+                        f"{config.GUEST_VENV}/bin/python", "-c", script], timeout=600)
         assert r.rc == 0, r.stderr
         print(r.stdout, r.stderr)
-        _, fs_uuid, mount_point = r.stdout.split()[-3:]
+        *_, cli_line, json_line = r.stdout.strip().splitlines()
+        seen = json.loads(json_line)
+        assert seen["rc"] == 0
+        assert label not in seen["before"] and label in seen["after"], seen
+        _, fs_uuid, mount_point = cli_line.split()
         assert mount_point == mp
         r = cli(node2, "disk", "add", f"UUID={fs_uuid}", "--yes")  # adopt on the other node
         assert r.rc == 0, r.stderr
@@ -191,12 +208,6 @@ def test_disk_add_refuses_data_formats_adopts_and_driver_sees_it(lab, node1, nod
         fs = next(f for f in s["filesystems"] if f["mount_point"] == mp)
         assert fs["refcount"] is True and set(fs["mounted_on"]) == {"node1", "node2"}
         assert fs["slots_max"] >= 4
-        # the driver's discovery (run at every stats update) lists it: no restart
-        probe = node1.exec(["env", f"PYTHONPATH={config.GUEST_SRC}",
-                            f"{config.GUEST_VENV}/bin/python", "-c",
-                            "from cinder_ocfs2 import filesystems, mountinfo;"
-                            f"print(filesystems.discover(mountinfo.read(), {MOUNT!r}))"])
-        assert mp in probe.stdout, probe.stderr
     finally:
         for node in (node1, node2):
             node.exec(f"umount {mp} 2>/dev/null; sed -i '\\#[[:space:]]{mp}[[:space:]]#d' "

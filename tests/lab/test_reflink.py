@@ -322,3 +322,41 @@ def test_copy_across_filesystems_is_sparse_and_keeps_holes(node1: Node, node2: N
         assert size == 64 * MiB and allocated < 16 * MiB, (size, allocated)
     finally:
         node1.sh(f"rm -f {dst}")
+
+
+def test_manage_existing_file_on_the_shared_filesystem(node1: Node, node2: Node,
+                                                       workdir: str) -> None:
+    """cinder_ocfs2.manage on OCFS2: listing and adopting a file node2 left there."""
+    node2.sh(f"mkdir -p {workdir}/imports && cd {workdir} && "
+             f"dd if=/dev/urandom of=imports/legacy.img bs=1M count=3 conv=fsync status=none && "
+             f"ln -s imports/legacy.img link.img && "
+             f"printf 'QFI\\373' > old.qcow2 && "
+             f"truncate -s 1M volume-11111111-2222-3333-4444-555555555555")
+    digest = sha256(node2, f"{workdir}/imports/legacy.img")
+    out = py(node1, f"""
+        from cinder_ocfs2 import manage
+        entries = manage.list_manageable({workdir!r},
+                                         {{"volume-11111111-2222-3333-4444-555555555555": "v1"}})
+        listing = {{e["reference"]["source-name"]: e["reason_not_safe"] for e in entries}}
+        errors = []
+        for bad in ("link.img", "imports", "../test-reflink/old.qcow2", "/etc/passwd"):
+            try:
+                manage.resolve_source({workdir!r}, bad)
+            except manage.ManageError as exc:
+                errors.append(str(exc))
+        size = manage.adopt({workdir!r}, "imports/legacy.img",
+                            {workdir!r} + "/volume-adopted", mode=0o660)
+        print(repr([listing, errors, size]))
+    """)
+    listing, errors, size = out
+    assert listing["volume-11111111-2222-3333-4444-555555555555"] == "already managed"
+    assert "symbolic link" in listing["link.img"]
+    assert "qcow2" in listing["old.qcow2"]
+    assert "imports" not in listing  # directories are not listed
+    assert len(errors) == 4 and "symbolic link" in errors[0] and "directory" in errors[1]
+    assert "'..'" in errors[2] and "outside the pool" in errors[3]
+    assert size == 1
+    assert node2.sh(f"stat -c '%s %a' {workdir}/volume-adopted").split() == [str(1 << 30),
+                                                                            "660"]
+    assert node2.exec(f"test -e {workdir}/imports/legacy.img").rc != 0
+    assert node2.sh(f"head -c 3M {workdir}/volume-adopted | sha256sum").split()[0] == digest

@@ -227,13 +227,16 @@ def _cross_findings(all_facts: Mapping[str, Mapping[str, Any]]) -> list[Finding]
     sums: dict[str, list[str]] = {}
     for name, f in all_facts.items():
         sums.setdefault(f.get("cluster_conf", {}).get("sha256") or "missing", []).append(name)
+    cname = next((f.get("configfs", {}).get("name") for f in all_facts.values()
+                  if f.get("configfs", {}).get("name")), None) or "NAME"
     if len(sums) > 1:
         groups = "; ".join(f"{', '.join(sorted(nodes))}: {digest[:12]}"
                            for digest, nodes in sorted(sums.items()))
         out.append(Finding("cluster-conf-differs", "error", "cluster",
                            f"cluster.conf differs between nodes ({groups})",
                            "copy one correct cluster.conf to every node, then `o2cb "
-                           "register-cluster NAME` on each (node changes: `cinder-ocfs2 node`)"))
+                           f"register-cluster {cname}` on each (node changes: `cinder-ocfs2 "
+                           "node`)"))
     timeouts: dict[str, list[str]] = {}
     for name, f in all_facts.items():
         t = f.get("configfs", {}).get("timeouts")

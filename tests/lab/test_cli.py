@@ -100,6 +100,30 @@ def test_doctor_across_nodes_finds_no_errors(lab):
     assert report["nodes"] == ["node1", "node2"]
 
 
+def test_doctor_finds_differing_cluster_conf(lab, node2):
+    """cluster.conf edited on one node only: doctor across nodes names it.
+
+    (Non-uniform timeouts are unit-tested only: the kernel ignores or refuses
+    timeout changes while heartbeat regions or o2net connections are active,
+    so they can only differ from registration on.)
+    """
+    node2.exec(["cp", "/etc/ocfs2/cluster.conf", "/root/cluster.conf.cli-diff"], check=True)
+    try:
+        node2.exec(["o2cb", "add-node", config.CLUSTER, "ghost", "--ip", "10.77.0.99",
+                    "--number", "9"], check=True)
+        r = host_cli(lab, "doctor", "--no-local", *peer("node1"), *peer("node2"), "--json")
+        assert r.returncode == 3, r.stderr[-2000:]
+        found = {(f["check"], f["node"]): f for f in json.loads(r.stdout)["findings"]}
+        assert found[("cluster-conf-differs", "cluster")]["severity"] == "error"
+        assert "ghost is in cluster.conf but not registered" in \
+            found[("configfs-stale", "node2")]["message"]
+        print(host_cli(lab, "doctor", "--no-local", *peer("node1"), *peer("node2")).stdout)
+    finally:
+        node2.exec(["cp", "/root/cluster.conf.cli-diff", "/etc/ocfs2/cluster.conf"])
+    r = host_cli(lab, "doctor", "--no-local", *peer("node1"), *peer("node2"), "--json")
+    assert r.returncode == 0, r.stdout
+
+
 def _mount_error_and_doctor(node, dev: str, mp: str, mount_error: str) -> dict:
     r = node.exec(["mount", "-t", "ocfs2", "-o", config.MOUNT_OPTIONS, dev, mp], timeout=120)
     assert r.rc != 0 and mount_error in r.stderr + r.stdout, r.stderr

@@ -46,7 +46,7 @@ import os
 import stat
 from collections.abc import Mapping
 
-from cinder_ocfs2 import reflink
+from cinder_ocfs2 import reflink, volumes
 
 LOG = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ def adopt(pool_root: str | os.PathLike[str], source_name: object,
     target = os.fspath(target)
     check_raw(src, str(source_name))
     size = size_gib(src)
-    reflink.grow(src, size * GiB)
+    volumes.grow_to(src, size * GiB)
     if mode is not None:
         os.chmod(src, mode)
     if os.path.abspath(target) != src:
@@ -214,9 +214,9 @@ def adopt(pool_root: str | os.PathLike[str], source_name: object,
             raise ManageError(f"cannot manage {source_name}: {target} is on another "
                               f"filesystem") from exc
         os.unlink(src)
-        reflink.fsync_dir(os.path.dirname(target) or ".")
+        volumes.fsync_dir(os.path.dirname(target) or ".")
         if os.path.dirname(src) != os.path.dirname(target):
-            reflink.fsync_dir(os.path.dirname(src))
+            volumes.fsync_dir(os.path.dirname(src))
     LOG.info("Managed %(src)s as %(dst)s (%(size)d GiB)",
              {"src": src, "dst": target, "size": size})
     return size

@@ -26,9 +26,10 @@ to :func:`sparse_copy`, which walks the data extents with
 so the copy keeps the apparent size and the holes of the source.
 
 Every function that creates ``dst`` builds it under a temporary name in the
-same directory (``.tmp-<basename>-<uuid hex>``, see :func:`temp_path`),
-fsyncs it and renames it over ``dst``: a reader never sees a half-made file,
-and a crash leaves only a recognisable orphan (:func:`is_temp_name`).
+same directory (``volumes.building``: ``.tmp-<basename>-<hex>``), fsyncs it
+and renames it over ``dst`` (``volumes.publish``): a reader never sees a
+half-made file, and a crash leaves only a recognisable orphan
+(:func:`is_temp_name`, removed by ``volumes.cleanup_orphans``).
 
 This module knows nothing of Cinder; the driver and the CLI both use it.
 """
@@ -41,15 +42,13 @@ import fcntl
 import logging
 import os
 import threading
-import uuid
+
+from cinder_ocfs2 import volumes
 
 LOG = logging.getLogger(__name__)
 
 #: ``_IOW(0x94, 9, int)`` from linux/fs.h.
 FICLONE = 0x40049409
-
-#: Prefix of every temporary file this project creates (shared convention).
-TEMP_PREFIX = ".tmp-"
 
 #: errnos meaning "this filesystem (or this pair of files) cannot reflink".
 #: ENOTTY/ENOSYS come from filesystems without the ioctl at all, EOPNOTSUPP
@@ -92,32 +91,13 @@ class ReflinkUnsupported(ReflinkError):
 
 # ---------------------------------------------------------------- temp names
 
-def temp_path(dst: str | os.PathLike[str]) -> str:
-    """``/pool/volume-1`` -> ``/pool/.tmp-volume-1-<32 hex>`` (same directory)."""
-    dst = os.fspath(dst)
-    head, tail = os.path.split(dst)
-    if not tail:
-        raise ValueError(f"destination {dst!r} names a directory, not a file")
-    return os.path.join(head, f"{TEMP_PREFIX}{tail}-{uuid.uuid4().hex}")
-
-
 def is_temp_name(name: str) -> bool:
-    """True for ``.tmp-<name>-<hex>`` names (orphans a cleanup may remove)."""
+    """True for ``.tmp-<name>-<hex>`` names (``volumes.temp_path``; orphans)."""
     base = os.path.basename(name)
-    if not base.startswith(TEMP_PREFIX):
+    if not base.startswith(volumes.TEMP_PREFIX):
         return False
     _, _, suffix = base.rpartition("-")
-    # volumes.temp_path uses 12 hex digits, temp_path here 32
     return 12 <= len(suffix) <= 32 and all(c in "0123456789abcdef" for c in suffix)
-
-
-def fsync_dir(dirpath: str | os.PathLike[str]) -> None:
-    """Make a rename or unlink in ``dirpath`` durable."""
-    fd = os.open(dirpath, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ------------------------------------------------------------------- reflink
@@ -178,7 +158,7 @@ def clone(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
 
 
 def _finish(tmp: str, dst: str, size: int | None, mode: int | None, src_mode: int) -> None:
-    """Grow, chmod and fsync ``tmp``, then rename it over ``dst``."""
+    """Grow, chmod and fsync ``tmp`` before it is published as ``dst``."""
     fd = os.open(tmp, os.O_WRONLY | os.O_CLOEXEC)
     try:
         if size is not None:
@@ -193,20 +173,14 @@ def _finish(tmp: str, dst: str, size: int | None, mode: int | None, src_mode: in
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.rename(tmp, dst)
-    fsync_dir(os.path.dirname(dst) or ".")
 
 
 def _atomically(build, src: str, dst: str, size: int | None, mode: int | None) -> None:
     src_mode = os.stat(src).st_mode
-    tmp = temp_path(dst)
-    try:
+    with volumes.building(dst) as tmp:
         build(src, tmp)
         _finish(tmp, dst, size, mode, src_mode)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+        volumes.publish(tmp, dst)
 
 
 def clone_atomic(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
@@ -220,21 +194,6 @@ def clone_atomic(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
     snapshot while keeping its path.  On failure nothing is left behind.
     """
     _atomically(clone, os.fspath(src), os.fspath(dst), size, mode)
-
-
-def grow(path: str | os.PathLike[str], size: int) -> None:
-    """Extend ``path`` to ``size`` bytes (sparse); refuse to shrink it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    try:
-        current = os.fstat(fd).st_size
-        if size < current:
-            raise ValueError(f"refusing to shrink {os.fspath(path)} from {current} "
-                             f"to {size} bytes")
-        if size > current:
-            os.ftruncate(fd, size)
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --------------------------------------------------------------- sparse copy
@@ -379,8 +338,8 @@ def supports_reflink(dirpath: str | os.PathLike[str], *, refresh: bool = False) 
 
 
 def _probe(dirpath: str) -> bool | None:
-    src = temp_path(os.path.join(dirpath, "reflink-probe-src"))
-    dst = temp_path(os.path.join(dirpath, "reflink-probe-dst"))
+    src = volumes.temp_path(os.path.join(dirpath, "reflink-probe-src"))
+    dst = volumes.temp_path(os.path.join(dirpath, "reflink-probe-dst"))
     payload = os.urandom(_PROBE_BYTES)
     try:
         with open(src, "wb") as f:

@@ -169,7 +169,7 @@ def _finish(tmp: str, dst: str, size: int | None, mode: int | None, src_mode: in
                     f"({current} bytes); shrinking a volume loses data")
             if size > current:
                 os.ftruncate(fd, size)
-        os.fchmod(fd, src_mode & 0o7777 if mode is None else mode)
+        os.fchmod(fd, src_mode & 0o777 if mode is None else mode)
         os.fsync(fd)
     finally:
         os.close(fd)

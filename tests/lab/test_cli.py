@@ -124,6 +124,29 @@ def test_doctor_finds_differing_cluster_conf(lab, node2):
     assert r.returncode == 0, r.stdout
 
 
+def test_doctor_finds_container_that_cannot_see_a_mount(node1):
+    """A 'cinder-volume' in a private mount namespace that lacks lab0 (kolla without
+    rshared/rslave, container started before the disk was mounted)."""
+    pid = node1.spawn(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                       f"umount {LAB0} && exec python3 -c \"import os; "
+                       "os.execv('/bin/sleep', ['cinder-volume', '600'])\""])
+    try:
+        for _ in range(30):
+            ps = node1.exec(["pgrep", "-f", "^cinder-volume"]).stdout.split()
+            if ps:
+                break
+            node1.exec(["sleep", "1"])
+        assert ps, "the fake cinder-volume did not start"
+        r = cli(node1, "doctor", "--json")
+        assert r.rc == 3, r.stderr
+        (f,) = [x for x in json.loads(r.stdout)["findings"] if x["check"] == "propagation"]
+        assert f["severity"] == "error" and f"pid {ps[0]}" in f["message"]
+        assert "rshared" in f["fix"]
+        print(f)
+    finally:
+        node1.exec(f"pkill -f '^cinder-volume'; kill {pid} 2>/dev/null; true")
+
+
 def _mount_error_and_doctor(node, dev: str, mp: str, mount_error: str) -> dict:
     r = node.exec(["mount", "-t", "ocfs2", "-o", config.MOUNT_OPTIONS, dev, mp], timeout=120)
     assert r.rc != 0 and mount_error in r.stderr + r.stdout, r.stderr

@@ -14,22 +14,20 @@
 """Host side of the agent channel: talk to lab/guest/agent.py over a unix socket.
 
 qemu exposes each node's virtio-serial port as a unix socket in the state dir.
-One connection per client object carries any number of concurrent requests;
-answers are matched to requests by id.
+See :class:`AgentClient` for how calls share a node's ports.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
-import queue
 import socket
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 class AgentError(RuntimeError):
@@ -66,76 +64,78 @@ class Result:
 
 
 class AgentClient:
-    def __init__(self, sock_path: Path, name: str = "") -> None:
-        self.sock_path = sock_path
-        self.name = name or sock_path.name
-        self._lock = threading.Lock()
-        self._sock: socket.socket | None = None
-        self._pending: dict[str, queue.Queue[dict[str, Any] | None]] = {}
+    """Calls into one node's agent.
+
+    The node has several virtio-serial ports, each a unix socket on the host
+    (``agent<N>.sock`` in the node's state dir). qemu serves one connection per
+    socket at a time, so a call first takes an exclusive ``flock`` on a free
+    port's lock file (which works across processes and threads), connects,
+    sends its request, reads until the answer with its id, and disconnects.
+    """
+
+    def __init__(self, node_dir: Path, name: str = "") -> None:
+        self.node_dir = node_dir
+        self.name = name or node_dir.name
 
     def close(self) -> None:
-        with self._lock:
-            if self._sock is not None:
+        """Nothing to do: connections only live for one call (kept for callers)."""
+
+    def _acquire(self, deadline: float) -> tuple[socket.socket, IO[str]]:
+        while True:
+            socks = sorted(self.node_dir.glob("agent*.sock"))
+            if not socks:
+                raise AgentError(f"{self.name}: no agent sockets in {self.node_dir}")
+            for path in socks:
+                lock = open(path.with_suffix(".lock"), "a")  # noqa: SIM115 - held past return
                 try:
-                    self._sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                self._sock.close()
-                self._sock = None
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    lock.close()
+                    continue
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.connect(str(path))
+                except OSError as exc:
+                    sock.close()
+                    lock.close()
+                    raise AgentError(f"{self.name}: cannot connect to {path}: {exc}") from exc
+                return sock, lock
+            if time.monotonic() > deadline:
+                raise AgentError(f"{self.name}: every agent port stayed busy")
+            time.sleep(0.1)
 
-    def _connect(self) -> socket.socket:
-        if self._sock is None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.connect(str(self.sock_path))
-            except OSError as exc:
-                sock.close()
-                raise AgentError(f"{self.name}: cannot connect to {self.sock_path}: {exc}") from exc
-            self._sock = sock
-            threading.Thread(target=self._reader, args=(sock,), daemon=True).start()
-        return self._sock
-
-    def _reader(self, sock: socket.socket) -> None:
+    def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        rid = uuid.uuid4().hex
+        sock, lock = self._acquire(deadline)
         try:
-            with sock.makefile("rb") as stream:
-                for line in stream:
+            sock.sendall((json.dumps({**request, "id": rid}) + "\n").encode())
+            buf = b""
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AgentError(f"{self.name}: no answer within {timeout:.0f}s")
+                sock.settimeout(remaining)
+                try:
+                    chunk = sock.recv(1 << 20)
+                except TimeoutError:
+                    continue
+                except OSError as exc:
+                    raise AgentError(f"{self.name}: connection lost: {exc}") from exc
+                if not chunk:
+                    raise AgentError(f"{self.name}: connection lost (node killed?)")
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
                     try:
                         msg = json.loads(line)
                     except ValueError:
                         continue
-                    slot = self._pending.pop(str(msg.get("id")), None)
-                    if slot is not None:
-                        slot.put(msg)
-        except OSError:
-            pass
-        with self._lock:
-            if self._sock is sock:
-                self._sock = None
-            pending, self._pending = self._pending, {}
-        for slot in pending.values():
-            slot.put(None)
-
-    def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
-        rid = uuid.uuid4().hex
-        slot: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        data = (json.dumps({**request, "id": rid}) + "\n").encode()
-        with self._lock:
-            sock = self._connect()
-            self._pending[rid] = slot
-            try:
-                sock.sendall(data)
-            except OSError as exc:
-                self._pending.pop(rid, None)
-                self._sock = None
-                raise AgentError(f"{self.name}: send failed: {exc}") from exc
-        try:
-            msg = slot.get(timeout=timeout)
-        except queue.Empty:
-            self._pending.pop(rid, None)
-            raise AgentError(f"{self.name}: no answer within {timeout:.0f}s") from None
-        if msg is None:
-            raise AgentError(f"{self.name}: connection lost (node killed?)")
-        return msg
+                    if msg.get("id") == rid:  # else: a late answer to an abandoned call
+                        return dict(msg)
+        finally:
+            sock.close()
+            lock.close()
 
     def ping(self, timeout: float = 5.0) -> str:
         return _decode(self.call({"op": "ping"}, timeout)["stdout"]).decode()
@@ -150,7 +150,6 @@ class AgentClient:
                 return time.monotonic() - t0
             except AgentError as exc:
                 last = exc
-                self.close()
                 time.sleep(0.5)
         raise AgentError(f"{self.name}: agent not ready after {timeout:.0f}s: {last}")
 

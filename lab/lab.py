@@ -77,7 +77,7 @@ class Node:
         self.name = config.node_name(index)
         self.ip = config.node_ip(index)
         self.vm = VM(index, state_dir)
-        self.agent = AgentClient(self.vm.agent_sock, self.name)
+        self.agent = AgentClient(self.vm.dir, self.name)
 
     def __repr__(self) -> str:
         return f"<Node {self.name} {self.ip}>"

@@ -33,6 +33,9 @@ from typing import Any
 from lab import config, netns
 from lab.image import Image
 
+# virtio-serial ports for the agent: each serves one host call at a time.
+AGENT_PORTS = 8
+
 
 @dataclass(frozen=True)
 class Disk:
@@ -68,7 +71,10 @@ class VM:
     overlay = property(lambda self: self.dir / "root.qcow2")
     console = property(lambda self: self.dir / "console.log")
     pidfile = property(lambda self: self.dir / "qemu.pid")
-    agent_sock = property(lambda self: self.dir / "agent.sock")
+
+    def agent_sock(self, port: int) -> Path:
+        return self.dir / f"agent{port}.sock"
+
     qmp_sock = property(lambda self: self.dir / "qmp.sock")
 
     def pid(self) -> int | None:
@@ -114,8 +120,15 @@ class VM:
                        "readonly=on,id=src",
             "-virtfs", f"local,path={self.share_dir},mount_tag=share,security_model=none,id=share",
             "-device", "virtio-serial-pci,id=vser0",
-            "-chardev", f"socket,id=agent,path={self.agent_sock},server=on,wait=off",
-            "-device", "virtserialport,bus=vser0.0,chardev=agent,name=lab.agent",
+        ]
+        for port in range(AGENT_PORTS):
+            cmd += [
+                "-chardev", f"socket,id=agent{port},path={self.agent_sock(port)},"
+                            "server=on,wait=off",
+                "-device", f"virtserialport,bus=vser0.0,chardev=agent{port},"
+                           f"name=lab.agent.{port}",
+            ]
+        cmd += [
             "-qmp", f"unix:{self.qmp_sock},server=on,wait=off",
             "-pidfile", str(self.pidfile), "-daemonize",
         ]
@@ -128,7 +141,7 @@ class VM:
         self.share_dir.mkdir(parents=True, exist_ok=True)
         if not self.overlay.exists():
             self.create_overlay(image)
-        for path in (self.agent_sock, self.qmp_sock, self.pidfile):
+        for path in (*self.dir.glob("agent*.sock"), self.qmp_sock, self.pidfile):
             path.unlink(missing_ok=True)
         netns.ensure_tap(self.index)
         self.console.write_bytes(b"")

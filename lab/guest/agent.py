@@ -28,10 +28,12 @@ Protocol, one JSON object per line in each direction::
     response: {"id": "...", "rc": 0, "stdout": "<b64>", "stderr": "<b64>",
                "timed_out": false, "pid": 123, "error": null}
 
-Each request runs in its own thread, so the host may have several in
-flight. A string ``cmd`` runs under ``/bin/sh -c``. ``background`` starts
-the command in a new session with its output sent to ``log`` (default
-/dev/null) and answers at once with its pid.
+The node has several such ports (``lab.agent.0`` ...); the host uses one
+connection per call on a port it has locked, so several host processes can
+work at once. Each request runs in its own thread. A string ``cmd`` runs
+under ``/bin/sh -c``. ``background`` starts the command in a new session
+with its output sent to ``log`` (default /dev/null) and answers at once with
+its pid.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ import threading
 import time
 from typing import Any
 
-PORT_NAME = "lab.agent"
+PORT_PREFIX = "lab.agent."
 DEFAULT_TIMEOUT = 600.0
 
 
@@ -54,18 +56,23 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def find_port() -> str:
+def find_ports() -> list[str]:
+    """The /dev nodes of our virtio-serial ports (devtmpfs creates them; no udev)."""
+    root = "/sys/class/virtio-ports"
     for _ in range(300):
-        root = "/sys/class/virtio-ports"
+        found = []
         for entry in sorted(os.listdir(root)) if os.path.isdir(root) else []:
             try:
                 with open(os.path.join(root, entry, "name")) as f:
-                    if f.read().strip() == PORT_NAME and os.path.exists(f"/dev/{entry}"):
-                        return f"/dev/{entry}"
+                    name = f.read().strip()
             except OSError:
-                pass
+                continue
+            if name.startswith(PORT_PREFIX) and os.path.exists(f"/dev/{entry}"):
+                found.append(f"/dev/{entry}")
+        if found:
+            return found
         time.sleep(0.1)
-    raise SystemExit(f"agent: no virtio port named {PORT_NAME}")
+    raise SystemExit(f"agent: no virtio port named {PORT_PREFIX}*")
 
 
 class Agent:
@@ -157,9 +164,15 @@ class Agent:
 
 
 def main() -> None:
-    path = find_port()
-    print(f"agent: serving on {path}", file=sys.stderr, flush=True)
-    Agent(path).serve()
+    paths = find_ports()
+    time.sleep(0.5)  # let the remaining ports of a multi-port device appear
+    paths = find_ports()
+    print(f"agent: serving on {' '.join(paths)}", file=sys.stderr, flush=True)
+    threads = [threading.Thread(target=Agent(p).serve, daemon=True) for p in paths]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 if __name__ == "__main__":

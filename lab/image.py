@@ -182,10 +182,19 @@ def _safe_rmtree(path: Path) -> None:
 
 
 def _prune(keep: Path) -> None:
-    """Delete images of older recipes (each is a few GB); keep the current one."""
+    """Delete images of older recipes (each is a few GB) that no running qemu uses."""
+    in_use = b""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            in_use += cmdline.read_bytes() + b"\n"
+        except OSError:
+            pass
     for entry in config.CACHE_DIR.iterdir():
-        if entry != keep and (entry / "READY").exists():
-            _safe_rmtree(entry)
+        if entry == keep or not (entry / "READY").exists():
+            continue
+        if str(entry).encode() in in_use:  # a running node boots from it
+            continue
+        _safe_rmtree(entry)
 
 
 def build(force: bool = False, say: Callable[[str], None] = print) -> Image:

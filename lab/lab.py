@@ -118,6 +118,7 @@ class State:
     nodes: int = 0
     disks: list[str] = field(default_factory=list)  # labels, in attach order
     formatted: dict[str, bool] = field(default_factory=dict)
+    image: str = ""  # the image dir the nodes' overlays are backed by
 
     @classmethod
     def load(cls, path: Path) -> State:
@@ -126,7 +127,7 @@ class State:
         except (OSError, ValueError):
             return cls()
         return cls(nodes=data.get("nodes", 0), disks=list(data.get("disks", [])),
-                   formatted=dict(data.get("formatted", {})))
+                   formatted=dict(data.get("formatted", {})), image=data.get("image", ""))
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -183,7 +184,7 @@ class Lab:
         img = image.build(say=say)
         self.timings["image"] = time.monotonic() - t0
         self.down(quiet=True)
-        self.state = State(nodes=nodes, disks=list(disks))
+        self.state = State(nodes=nodes, disks=list(disks), image=str(img.dir))
         self.disk_dir.mkdir(parents=True, exist_ok=True)
         for label in disks:
             self._create_disk(label, disk_size)
@@ -231,7 +232,11 @@ class Lab:
         node = self.node(name)
         t0 = time.monotonic()
         node.agent.close()
-        node.vm.start(image.build(say=say), self.disks)
+        img = image.Image(Path(self.state.image)) if self.state.image else image.build(say=say)
+        if not img.exists():  # pruned: overlays of the old image cannot boot
+            img = image.build(say=say)
+            node.vm.create_overlay(img)
+        node.vm.start(img, self.disks)
         self._wait_agent(node)
         self._join(node)
         return time.monotonic() - t0

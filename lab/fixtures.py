@@ -21,7 +21,8 @@
 * ``node1``, ``node2``: shortcuts for ``lab.node("node1")`` etc.
 
 Only tests marked ``@pytest.mark.lab`` should use them; the lab needs root,
-qemu and a few minutes.
+qemu and a few minutes. Such tests are skipped unless the run selects them
+with ``-m`` (e.g. ``pytest -m lab tests/lab``, as ``make lab-test`` does).
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ from collections.abc import Iterator
 import pytest
 
 from lab.lab import Lab, Node
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if "lab" in (config.getoption("markexpr", "") or ""):
+        return
+    skip = pytest.mark.skip(reason="lab test: select with -m lab (make lab-test)")
+    for item in items:
+        if item.get_closest_marker("lab") is not None:
+            item.add_marker(skip)
 
 
 def _reusable(lab: Lab) -> bool:

@@ -501,7 +501,9 @@ def test_16_hot_add_disk(deployment: Lab) -> None:
     need("type", "node1")
     label = next(f"hot{i}" for i in range(1, 50) if f"hot{i}" not in deployment.state.disks)
     t0 = time.time()
-    deployment.add_disk(label=label, size="8G", mount=True)
+    # Bigger than every pool so far: the capacity weigher must pick it for the next volume.
+    biggest = max(float(p["total_capacity_gb"]) for p in _pools())
+    deployment.add_disk(label=label, size=f"{int(biggest) + 4}G", mount=True)
     mark = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t0))
     # No restart: the pool shows up at the next stats refresh.
     deadline = time.monotonic() + 300

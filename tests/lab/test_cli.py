@@ -55,8 +55,8 @@ def peer(name: str) -> list[str]:
 def host_cli(lab, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
     """Run cinder-ocfs2 on the host, reaching nodes through `lab exec` prefixes.
 
-    The node agents serve one connection at a time, so this process's own
-    connections are closed first (they reconnect on the next ``exec``).
+    This process's own agent connections are closed first (they reconnect on
+    the next ``exec``): agents before 338bf0d served one connection at a time.
     """
     for i in range(1, config.MAX_NODES + 1):
         lab.node(i).agent.close()

@@ -27,7 +27,9 @@ lab-test: deps venv
 e2e: deps venv
 	$(VPY) -m pytest -q -m lab tests/e2e
 
+# CI: everything, and leave nothing running.
 test: lint unit lab-test
+	E2E_DOWN=1 $(MAKE) e2e
 
 demo: deps venv
 	$(VPY) -m e2e up

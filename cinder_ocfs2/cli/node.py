@@ -21,6 +21,7 @@ through ``--peer NAME=PREFIX``; this machine takes part unless ``--no-local``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from typing import Any
 
@@ -82,17 +83,13 @@ def cluster_name(args: argparse.Namespace, confs: dict[str, Any]) -> str:
 def member_timeouts(members: dict[str, tuple[tuple[str, ...], dict[str, Any]]],
                     exclude: str) -> dict[str, int] | None:
     """The live o2cb timeouts of the existing members; they must agree."""
-    seen = {json_key(f["configfs"]["timeouts"]): f["configfs"]["timeouts"]
+    seen = {json.dumps(f["configfs"]["timeouts"], sort_keys=True): f["configfs"]["timeouts"]
             for name, (_, f) in members.items()
             if name != exclude and (f.get("configfs") or {}).get("timeouts")}
     if len(seen) > 1:
         raise common.Refused("the members' o2cb timeouts differ: make them uniform first "
                              "(`cinder-ocfs2 doctor` shows them)")
     return next(iter(seen.values()), None)
-
-
-def json_key(data: dict[str, Any]) -> str:
-    return ",".join(f"{k}={data[k]}" for k in sorted(data))
 
 
 def _print_plan(plan: o2cb.Plan, as_json: bool) -> None:

@@ -268,7 +268,8 @@ def fio_argv(path: str, size: int, *, bs: int = DEFAULT_BS, check: bool = False)
     argv = [FIO, "--name=cinder-ocfs2-verify", f"--filename={path}", f"--size={size}",
             f"--bs={bs}", "--ioengine=libaio", "--iodepth=32", "--direct=1",
             "--rw=randwrite", "--randrepeat=1", "--verify=crc32c",
-            "--continue_on_error=verify", "--output-format=json"]
+            "--continue_on_error=verify", "--verify_state_save=0",
+            "--output-format=json"]
     if check:
         argv.append("--verify_only")
     else:

@@ -99,7 +99,7 @@ class TestFio:
             "fio", "--name=cinder-ocfs2-verify", "--filename=/mnt/f", "--size=1048576",
             "--bs=4096", "--ioengine=libaio", "--iodepth=32", "--direct=1", "--rw=randwrite",
             "--randrepeat=1", "--verify=crc32c", "--continue_on_error=verify",
-            "--output-format=json", "--do_verify=1"]
+            "--verify_state_save=0", "--output-format=json", "--do_verify=1"]
         assert verify.fio_argv("/mnt/f", 1 << 20, check=True)[-1] == "--verify_only"
 
     def test_parse_recorded_write(self):

@@ -23,7 +23,6 @@ filesystems.
 from __future__ import annotations
 
 import ast
-import os
 import textwrap
 import time
 
@@ -75,22 +74,6 @@ def make_volume(node: Node, path: str, mib: int = 64) -> None:
             f"dd if=/dev/urandom of={path} bs=1M count=8 conv=notrunc,fsync status=none && "
             f"dd if=/dev/urandom of={path} bs=1M seek={mib // 2} count=4 conv=notrunc,fsync "
             f"status=none")
-
-
-@pytest.fixture(scope="module")
-def lab() -> Lab:
-    """The lab that is already running; never booted or torn down from here.
-
-    Overrides lab/fixtures.py's ``lab``, which rebuilds (``down`` first) a
-    lab whose agents are slow to answer, destroying a lab others are using.
-    """
-    if os.geteuid() != 0:
-        pytest.skip("the lab needs root")
-    running = Lab()
-    if not running.is_up():
-        pytest.skip("the lab is not up: run `python -m lab up` "
-                    "(or LAB_NAME=mine python -m lab up for a private one)")
-    return running
 
 
 @pytest.fixture

@@ -83,6 +83,15 @@ def db_url(name: str = "cinder") -> str:
     return f"postgresql+psycopg2://postgres@{HOST_IP}:{PG_PORT}/{name}"
 
 
+def coordination_url() -> str:
+    """tooz's PostgreSQL driver: advisory locks, cluster-wide for every node.
+
+    Not tooz's file driver on OCFS2: it takes fcntl() (POSIX) locks, and with
+    the o2cb stack OCFS2 keeps those node-local (only flock() is clustered).
+    """
+    return f"postgresql://postgres@{HOST_IP}:{PG_PORT}/cinder"
+
+
 def cinder_endpoint() -> str:
     return f"http://{HOST_IP}:{CINDER_API_PORT}/v3"
 

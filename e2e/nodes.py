@@ -62,10 +62,6 @@ def pool_dir(label: str) -> str:
     return f"{config.MOUNT_ROOT}/{label}"
 
 
-def locks_dir() -> str:
-    return f"{pool_dir(config.PRIMARY_LABEL)}/.cinder-locks"
-
-
 def backup_dir() -> str:
     return f"{pool_dir(config.PRIMARY_LABEL)}/.cinder-backups"
 
@@ -124,7 +120,7 @@ def node_conf(node: Node, glance_endpoint: str) -> str:
         "backend_host_line": "" if clustered else f"backend_host = {config.CINDER_CLUSTER}",
         "transport_url": config.transport_url(), "db_url": config.db_url(),
         "glance_endpoint": glance_endpoint, "backends": ",".join(config.BACKENDS),
-        "backup_dir": backup_dir(), "locks_dir": locks_dir(),
+        "backup_dir": backup_dir(), "coordination_url": config.coordination_url(),
         "mount_root": config.MOUNT_ROOT, "mount_root_b": backend_b_root(),
         "project_id": config.PROJECT_ID, "user_id": config.USER_ID,
     }
@@ -137,7 +133,7 @@ def configure(lab: Lab, glance_endpoint: str) -> None:
     for node in lab.running_nodes():
         node.sh(f"""set -e
 mkdir -p {config.NODE_CONF_DIR} /var/lib/cinder/locks {GUEST_LOG_ROOT}/{node.name}
-mkdir -p {locks_dir()} {backup_dir()} {glance_store_dir()}
+mkdir -p {backup_dir()} {glance_store_dir()}
 ln -sf {venv}/bin/cinder-rootwrap /usr/local/bin/cinder-rootwrap
 ln -sf {venv}/bin/privsep-helper /usr/local/bin/privsep-helper
 """, timeout=60)

@@ -48,7 +48,9 @@ def _reusable(lab: Lab) -> bool:
     if not lab.is_up() or lab.state.nodes < 2:
         return False
     try:
-        return all(n.agent.ping(timeout=10) == n.name for n in lab.nodes)
+        # Generous: under TCG on a loaded host an agent can take tens of seconds,
+        # and a lab judged dead here is torn down and booted again.
+        return all(n.agent.ping(timeout=60) == n.name for n in lab.nodes)
     except Exception:
         return False
 

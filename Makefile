@@ -8,12 +8,14 @@ VPY := $(VENV)/bin/python
 deps:
 	scripts/install-deps
 
-$(VPY):
-	$(PY) -m venv $(VENV)
+# Re-installs whenever pyproject.toml changes (new dependencies reach old venvs).
+$(VENV)/.installed: pyproject.toml
+	test -x $(VPY) || $(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
 	$(VPY) -m pip install -q -e '.[test]'
+	touch $@
 
-venv: $(VPY)
+venv: $(VENV)/.installed
 
 lint: venv
 	$(VENV)/bin/ruff check cinder_ocfs2 lab e2e tests bench

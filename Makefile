@@ -24,10 +24,10 @@ unit: venv
 	$(VPY) -m pytest -q tests/unit
 
 lab-test: deps venv
-	$(VPY) -m pytest -q -m lab tests/lab
+	$(VPY) -m pytest -q -m lab --durations=10 tests/lab
 
 e2e: deps venv
-	$(VPY) -m pytest -q -m lab tests/e2e
+	$(VPY) -m pytest -q -m lab --durations=10 tests/e2e
 
 # CI runs this. The e2e scenario (make e2e) is not in it yet: it does not pass end to end.
 test: lint unit lab-test

@@ -445,11 +445,14 @@ class OCFS2Driver(driver.VolumeDriver):
         parts = info.split(":")
         if len(parts) < 4 or parts[0] != LOCATION_PREFIX:
             return False, None
-        cluster_name, fs_uuid = parts[1], parts[2]
+        cluster_name, fs_uuid, root = parts[1], parts[2], ":".join(parts[3:])
         if cluster_name != (self._cluster_name or ""):
             return False, None
-        dst_pool = self.monitor.by_uuid(fs_uuid)
+        # One of our pools, or the filesystem of another backend mounted on this node.
+        dst_pool = self.monitor.locate(fs_uuid, root)
         if dst_pool is None:
+            LOG.info("Filesystem %(uuid)s of %(host)s is not mounted here: generic migration",
+                     {"uuid": fs_uuid, "host": host.get("host")})
             return False, None
         src_pool = self._pool_of(volume)
         if dst_pool.uuid == src_pool.uuid:
@@ -457,7 +460,9 @@ class OCFS2Driver(driver.VolumeDriver):
             return True, None
         if volume.status == "in-use" or volume.attach_status == "attached":
             return False, None  # let Nova move the data of an attached volume
-        self._move(volume, src_pool, self.monitor.require(dst_pool.name))
+        if self.monitor.by_uuid(fs_uuid) is not None:
+            dst_pool = self.monitor.require(dst_pool.name)  # one of ours: checked live
+        self._move(volume, src_pool, dst_pool)
         return True, None
 
     @coordination.synchronized("{volume.id}-ocfs2")
@@ -493,9 +498,29 @@ class OCFS2Driver(driver.VolumeDriver):
                 reason="give the file as source-name, relative to the pool's mount point")
         return name
 
+    def _manage_pool(self, volume, existing_ref, name: str) -> filesystems.Pool:
+        """The pool to manage ``name`` from.
+
+        ``volume.host`` names the pool when the request named a host.  A request
+        for an active-active cluster (``--cluster``) reaches us with no pool: then
+        the file must exist in exactly one of our pools.
+        """
+        if volume_utils.extract_host(volume.host, "pool") is not None:
+            return self._pool_of(volume)
+        pools = [p for p in (self.monitor.pools or self.monitor.refresh()).values() if p.up]
+        found = [p for p in pools if os.path.lexists(os.path.join(p.path, str(name)))]
+        if len(found) == 1:
+            return self.monitor.require(found[0].name)
+        where = ", ".join(sorted(p.name for p in (found or pools)))
+        reason = (f"{name} is in several pools ({where}); name the pool: "
+                  f"host@backend#pool" if found else
+                  f"{name} is not in any pool of this backend ({where})")
+        raise cinder_exception.ManageExistingInvalidReference(existing_ref=existing_ref,
+                                                              reason=reason)
+
     def manage_existing_get_size(self, volume, existing_ref):
         name = self._manage_ref(existing_ref)
-        pool = self._pool_of(volume)
+        pool = self._manage_pool(volume, existing_ref, name)
         try:
             path = manage.resolve_source(pool.path, name)
             manage.check_raw(path, name)
@@ -507,12 +532,15 @@ class OCFS2Driver(driver.VolumeDriver):
     @coordination.synchronized("{volume.id}-ocfs2")
     def manage_existing(self, volume, existing_ref):
         name = self._manage_ref(existing_ref)
-        pool = self._pool_of(volume)
+        pool = self._manage_pool(volume, existing_ref, name)
         try:
             manage.adopt(pool.path, name, pool.file(volume.name), mode=self._mode)
         except (manage.ManageError, OSError) as exc:
             raise cinder_exception.ManageExistingInvalidReference(
                 existing_ref=existing_ref, reason=str(exc)) from exc
+        if volume_utils.extract_host(volume.host, "pool") is None:
+            return {"host": volume_utils.append_host(volume.host, pool.name)}
+        return None
 
     def unmanage(self, volume):
         LOG.info("Unmanaged volume %(id)s; its file %(name)s stays in place",
@@ -524,7 +552,7 @@ class OCFS2Driver(driver.VolumeDriver):
             if not pool.up:
                 continue
             for entry in manage.list_manageable(pool.path, known, snapshots=snapshots):
-                entry["extra_info"] = f"pool {pool.name}; {entry.get('extra_info') or ''}"
+                entry["extra_info"] = {**(entry.get("extra_info") or {}), "pool": pool.name}
                 entries.append(entry)
         return volume_utils.paginate_entries_list(entries, marker, limit, offset,
                                                   sort_keys, sort_dirs)

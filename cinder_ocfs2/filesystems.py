@@ -243,6 +243,35 @@ class PoolMonitor:
                 return pool
         return None
 
+    def locate(self, uuid: str, root: str = "/") -> Pool | None:
+        """Filesystem ``uuid`` on this node: one of our pools, else any mount of it.
+
+        Another backend of the same o2cb cluster may serve the filesystem from
+        another directory (its own ``ocfs2_mount_point_base``); a native
+        migration to it needs the path here.  Only a writable OCFS2 mount of
+        ``root`` (the subtree the other backend sees) counts; it does not
+        become one of our pools.
+        """
+        pool = self.by_uuid(uuid)
+        if pool is not None:
+            return pool
+        mounts = self._read_mounts()
+        for mount in mounts:
+            if mount.fstype != OCFS2 or mount.root != root:
+                continue
+            path = mount.mount_point
+            found, problem = check_mount(path, mounts, self._access)
+            if found is None or problem:
+                continue
+            try:
+                info = self._identify(path, found)
+            except (executor.CommandError, fsinfo.ParseError):
+                continue
+            if info.uuid == uuid:
+                return Pool(name=pool_name(path, info, self.name_source), path=path, state=UP,
+                            uuid=info.uuid, label=info.label, info=info, mount=found)
+        return None
+
     def require(self, name: str) -> Pool:
         """The pool ``name``, checked live; raise a clear error if unusable.
 

@@ -32,7 +32,7 @@ paginates them with ``volume_utils.paginate_entries_list``)::
 
     {'reference': {'source-name': 'old-vm-disk.raw'}, 'size': 10,
      'safe_to_manage': True, 'reason_not_safe': None,
-     'cinder_id': None, 'extra_info': 'raw, 2.31 GiB allocated'}
+     'cinder_id': None, 'extra_info': {'format': 'raw', 'allocated_gib': '2.31'}}
 
 This module knows nothing of Cinder; the CLI can use it too.
 """
@@ -260,7 +260,8 @@ def _entry(root: str, name: str, managed: Mapping[str, str], snapshot: bool) -> 
         fmt = check_raw(path, name)
         if st.st_size == 0:
             raise ManageError(f"{name} is empty")
-        entry["extra_info"] = f"{fmt}, {st.st_blocks * 512 / GiB:.2f} GiB allocated"
+        # Cinder's ManageableVolume.extra_info is a dict of strings.
+        entry["extra_info"] = {"format": fmt, "allocated_gib": f"{st.st_blocks * 512 / GiB:.2f}"}
         entry["safe_to_manage"] = True
     except ManageError as exc:
         entry["reason_not_safe"] = str(exc)

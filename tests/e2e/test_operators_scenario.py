@@ -170,7 +170,8 @@ def pattern(seed: str, mib: int = PATTERN_MIB) -> bytes:
 
 # ----------------------------------------------------------------------- steps
 
-SCENARIO_VOLUMES = ("test3", "test4", "snp-volume", "testcp", "test-img", "restored", "hotvol")
+SCENARIO_VOLUMES = ("test3", "test4", "snp-volume", "testcp", "test-img", "test-img-c", "from-raw",
+                    "restored", "managed", "hotvol")
 SCENARIO_IMAGES = ("test86", "volume-img")
 
 
@@ -180,7 +181,7 @@ def test_00_clean_slate(deployment: Lab) -> None:
         if img["Name"] in SCENARIO_IMAGES:
             osc("image", "delete", img["ID"])
     for backup in osc_json("volume", "backup", "list", "--all-projects"):
-        if backup["Name"] == "test5":
+        if backup["Name"] in ("test5", "test5-inuse"):
             clients.cli(["openstack", "volume", "backup", "delete", "--force", backup["ID"]],
                         check=False)
             wait_gone("volume backup", backup["ID"], timeout=600)
@@ -194,6 +195,7 @@ def test_00_clean_slate(deployment: Lab) -> None:
         clients.cli(["openstack", "volume", "delete", "--force", v["ID"]], check=False)
     for v in vols:
         wait_gone("volume", v["ID"], timeout=600)
+    deployment.node("node1").sh(f"rm -f {nodes.pool_dir(config.PRIMARY_LABEL)}/adopt-me.raw")
 
 
 def test_01_services_up(deployment: Lab) -> None:
@@ -212,14 +214,26 @@ def test_01_services_up(deployment: Lab) -> None:
     S["node1"], S["node2"] = deployment.node("node1"), deployment.node("node2")
 
 
+#: The scenario's volume types: the operators' ``ocfs``; ``ocfsb`` for the second
+#: backend; ``ocfs-lab0``, pinned to the pool that holds Glance's file store (a
+#: ``pool_name`` extra spec, matched by the CapabilitiesFilter); ``ocfs-thick``.
+TYPES = {
+    "ocfs": {"volume_backend_name": "ocfs2"},
+    "ocfsb": {"volume_backend_name": "ocfs2b"},
+    "ocfs-lab0": {"volume_backend_name": "ocfs2", "pool_name": config.PRIMARY_LABEL},
+    "ocfs-thick": {"volume_backend_name": "ocfs2", "provisioning:type": "thick"},
+}
+
+
 def test_02_volume_type_ocfs() -> None:
-    for name, backend in (("ocfs", "ocfs2"), ("ocfsb", "ocfs2b")):
+    for name, specs in TYPES.items():
         if clients.cli(["openstack", "volume", "type", "show", name], check=False).returncode:
-            osc("volume", "type", "create", name, "--property",
-                f"volume_backend_name={backend}")
+            props = [arg for k, v in specs.items() for arg in ("--property", f"{k}={v}")]
+            osc("volume", "type", "create", name, *props)
         shown = osc_json("volume", "type", "show", name)
-        assert f"volume_backend_name='{backend}'" in str(shown["properties"]) \
-            or shown["properties"].get("volume_backend_name") == backend, shown
+        for key, value in specs.items():
+            assert f"{key}='{value}'" in str(shown["properties"]) \
+                or shown["properties"].get(key) == value, shown
     S["type"] = "ocfs"
 
 
@@ -340,6 +354,24 @@ def test_10_volume_from_qcow2_image(tmp_path: Path) -> None:
     assert file_size(S["node2"], volume_file(vol)) == 1 * GiB
 
 
+def test_10b_second_volume_from_image_cache() -> None:
+    """The image-volume cache (enabled on backend ``ocfs2``): the second volume is a clone."""
+    need("test_img", "image")
+    cached = [v for v in osc_json("volume", "list", "--all-projects", "--long")
+              if v["Name"] == f"image-{S['image']}"]
+    assert cached, "no image-volume cache entry after the first volume from test86"
+    t0 = time.monotonic()
+    shown = table(cinder("create", "1", "--name", "test-img-c", "--image", "test86",
+                         "--volume-type", "ocfs"))
+    vol = wait("volume", shown["id"], "available")
+    S["cache_clone_s"] = time.monotonic() - t0
+    S["test_img_c"] = vol["id"]
+    assert sha_head(S["node2"], volume_file(vol)) == S["image_sha"]
+    meta = vol.get("volume_image_metadata") or {}
+    assert meta.get("image_id") == S["image"], meta
+    print(f"second volume from the cached image: {S['cache_clone_s']:.1f} s")
+
+
 def test_11_image_from_volume(tmp_path: Path) -> None:
     need("test_img")
     # The operators got "upload_to_image() got an unexpected keyword argument 'visibility'".
@@ -355,6 +387,27 @@ def test_11_image_from_volume(tmp_path: Path) -> None:
     with saved.open("rb") as f:
         assert hashlib.sha256(f.read(PATTERN_MIB * MiB)).hexdigest() == S["image_sha"]
     assert saved.stat().st_size == 1 * GiB
+
+
+def test_11b_volume_from_raw_image_reflinked_from_glance() -> None:
+    """``clone_image``: a raw image in Glance's file store on the same OCFS2 filesystem
+    becomes a volume by reflink, with no download and no new space used."""
+    need("image2", "image_sha", "node1")
+    lab0 = nodes.pool_dir(config.PRIMARY_LABEL)
+    used_before = int(S["node1"].sh(f"df -B1 --output=used {lab0} | tail -1"))
+    mark = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    shown = table(cinder("create", "1", "--name", "from-raw", "--image", S["image2"],
+                         "--volume-type", "ocfs-lab0"))
+    vol = wait("volume", shown["id"], "available")
+    S["from_raw"] = vol["id"]
+    assert pool_of(vol) == config.PRIMARY_LABEL, vol["os-vol-host-attr:host"]
+    assert sha_head(S["node2"], volume_file(vol)) == S["image_sha"]
+    reflinked = [line for line in _log_text(since=mark).splitlines()
+                 if "reflinked from Glance image file" in line and vol["id"] in line]
+    assert reflinked, "the volume was not reflinked from Glance's file (see cinder-volume.log)"
+    used_after = int(S["node1"].sh(f"df -B1 --output=used {lab0} | tail -1"))
+    # A 1 GiB raw image, yet the filesystem grew by far less: the extents are shared.
+    assert used_after - used_before < 64 * MiB, (used_before, used_after)
 
 
 def test_12_backup_create_restore() -> None:
@@ -374,36 +427,110 @@ def test_12_backup_create_restore() -> None:
     assert sha_head(S["node2"], volume_file(vol)) == S["image_sha"]
 
 
-def test_13_host_assisted_migration(deployment: Lab) -> None:
-    """Generic (host-assisted) migration to another pool: ``--force-host-copy``."""
-    need("test_img", "image_sha")
-    vol = osc_json("volume", "show", S["test_img"])
-    src, src_pool = volume_file(vol), pool_of(vol)
-    dest_pool = next(n.rsplit("#", 1)[1] for n in pool_names()
-                     if "@ocfs2#" in n and not n.endswith(f"#{src_pool}"))
+def _migrate(volume_id: str, backend: str, pool: str, force_host_copy: bool) -> None:
+    """``cinder migrate`` to ``backend``; wait for success.
+
+    With active-active services the destination is a cluster, and Cinder's API
+    keeps only its backend part (``ocfs2-aa@ocfs2b``): the scheduler picks the
+    pool.  So the scenario migrates between backends, as the operators did.
+    """
+    force = ["--force-host-copy", "True"] if force_host_copy else []
     if config.HA_MODE == "cluster":
-        cinder("--os-volume-api-version", "3.16", "migrate", "--force-host-copy", "True",
-               "--cluster", f"{config.CINDER_CLUSTER}@ocfs2#{dest_pool}", S["test_img"])
+        cinder("--os-volume-api-version", "3.16", "migrate", *force,
+               "--cluster", f"{config.CINDER_CLUSTER}@{backend}", volume_id)
     else:
-        cinder("migrate", "--force-host-copy", "True", S["test_img"],
-               f"{config.CINDER_CLUSTER}@ocfs2#{dest_pool}")
+        cinder("migrate", *force, volume_id, f"{config.CINDER_CLUSTER}@{backend}#{pool}")
     deadline = time.monotonic() + 1200
     while True:
-        vol = osc_json("volume", "show", S["test_img"])
-        state = vol.get("migration_status")
-        if state == "success":
+        vol = osc_json("volume", "show", volume_id)
+        # The openstack CLI shows the migration status under its API attribute name.
+        state = vol.get("os-vol-mig-status-attr:migstat") or vol.get("migration_status")
+        if state == "success" and backend_of(vol) == backend:
             break
         assert state != "error", f"migration failed: {vol}"
         assert state or time.monotonic() < deadline - 1080, \
             "migration never started (see cinder-scheduler.log: NoValidBackend?)"
         assert time.monotonic() < deadline, f"migration still {state}"
         time.sleep(5)
-    vol = wait("volume", S["test_img"], "available")
-    assert pool_of(vol) == dest_pool, vol["os-vol-host-attr:host"]
+
+
+def test_13_host_assisted_migration() -> None:
+    """Generic (host-assisted) migration to the other backend: ``--force-host-copy``."""
+    need("restored", "image_sha")
+    vol = osc_json("volume", "show", S["restored"])
+    # Restored into the default type, which does not pin a backend.
+    assert vol["type"] == "__DEFAULT__", vol["type"]
+    src = volume_file(vol)
+    _migrate(S["restored"], "ocfs2b", config.BACKEND_B_LABEL, force_host_copy=True)
+    vol = wait("volume", S["restored"], "available")
+    assert pool_of(vol) == config.BACKEND_B_LABEL, vol["os-vol-host-attr:host"]
     dst = volume_file(vol)
+    assert dst != src
     assert sha_head(S["node2"], dst) == S["image_sha"]
     assert file_size(S["node2"], dst) == 1 * GiB
     assert not exists(S["node1"], src), f"source {src} left behind"
+
+
+def test_13b_native_migration_and_retype() -> None:
+    """The driver's own ``migrate_volume`` back to backend ``ocfs2`` (``location_info``:
+    same o2cb cluster, a filesystem mounted on the node: one sparse copy, no attach, no
+    new volume), then a retype in place, to the thick type of that backend."""
+    need("restored", "image_sha")
+    vol = osc_json("volume", "show", S["restored"])
+    src = volume_file(vol)
+    mark = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    _migrate(S["restored"], "ocfs2", config.PRIMARY_LABEL, force_host_copy=False)
+    vol = wait("volume", S["restored"], "available")
+    dst = volume_file(vol)
+    assert backend_of(vol) == "ocfs2" and dst != src, vol["os-vol-host-attr:host"]
+    assert sha_head(S["node2"], dst) == S["image_sha"]
+    assert not exists(S["node1"], src), f"source {src} left behind"
+    moved = [line for line in _log_text(since=mark).splitlines()
+             if "Moved " in line and dst in line]
+    assert moved, "not migrated by the driver (no 'Moved' in cinder-volume.log)"
+    # Retype on the same backend and pool: sparse -> thick allocates the whole file.
+    osc("volume", "set", "--type", "ocfs-thick", "--retype-policy", "never", S["restored"])
+    deadline = time.monotonic() + 600
+    while True:
+        vol = osc_json("volume", "show", S["restored"])
+        if vol["type"] == "ocfs-thick" and vol["status"] == "available":
+            break
+        assert vol["status"] in ("retyping", "available"), vol
+        assert time.monotonic() < deadline, f"retype still {vol['status']}"
+        time.sleep(3)
+    assert volume_file(vol) == dst, vol
+    blocks, unit = S["node2"].sh(f"stat -c '%b %B' {dst}").split()
+    assert int(blocks) * int(unit) >= 1 * GiB, f"{dst} is not fully allocated after retype"
+    assert sha_head(S["node2"], dst) == S["image_sha"]
+
+
+def test_13c_manage_unmanage() -> None:
+    """Adopt a raw file placed in a pool by hand; list it first; unmanage it again."""
+    need("node1", "type")
+    pool = config.PRIMARY_LABEL
+    name = "adopt-me.raw"
+    path = f"{nodes.pool_dir(pool)}/{name}"
+    sha = write_pattern(S["node1"], path, "adopt")
+    S["node1"].sh(f"truncate -s 1G {path} && chmod 0660 {path}")
+    # The host without a pool, as operators often type it: the driver finds the file
+    # in its pools and puts the volume in that pool.
+    target = ["node1@ocfs2" if config.HA_MODE == "cluster" else f"{config.CINDER_CLUSTER}@ocfs2"]
+    listed = cinder("manageable-list", *target)
+    assert name in listed, listed
+    shown = table(cinder("manage", "--name", "managed", "--volume-type", "ocfs", *target, name))
+    vol = wait("volume", shown["id"], "available")
+    S["managed"] = vol["id"]
+    assert vol["size"] == 1 and pool_of(vol) == pool, vol
+    managed = volume_file(vol)
+    assert sha_head(S["node2"], managed) == sha
+    assert not exists(S["node1"], path), f"{path} still there after manage"
+    cinder("unmanage", vol["id"])
+    wait_gone("volume", vol["id"])
+    # Unmanaged: Cinder forgot it, the data stays where it was.
+    assert sha_head(S["node2"], managed) == sha
+    listed = cinder("manageable-list", *target)
+    assert managed.rsplit("/", 1)[1] in listed, listed
+    S["node1"].sh(f"rm -f {managed}")
 
 
 def _pools() -> list[dict[str, str]]:
@@ -433,15 +560,14 @@ def test_14_get_pools_vs_df() -> None:
 
 
 def _connection_info(text: str) -> dict[str, Any]:
-    rows = table(text)
-    data = rows.get("data")
-    assert data, text
-    try:
-        return {"driver_volume_type": rows.get("driver_volume_type"),
-                "data": json.loads(data)}
-    except ValueError:
-        return {"driver_volume_type": rows.get("driver_volume_type"),
-                "data": ast.literal_eval(data)}
+    """``attachment-create --connect``'s second table: the connection info, flattened."""
+    chunks = [c for c in re.split(r"\n(?=\+-+\+-+\+\n\| Property)", text) if "Property" in c]
+    assert len(chunks) == 2, text
+    data: dict[str, Any] = dict(table(chunks[1]))
+    for key, value in data.items():
+        if value in ("True", "False", "None"):
+            data[key] = ast.literal_eval(value)
+    return {"driver_volume_type": data.get("driver_volume_type"), "data": data}
 
 
 BRICK_SCRIPT = """
@@ -482,6 +608,18 @@ def test_15_attach_detach_attachments_api() -> None:
     assert vol["attachments"], vol
     # Written through os-brick on node1, read back on node2 from the shared filesystem.
     assert sha_head(node2, volume_file(vol), mib=4, offset_mib=1) == written["sha"]
+    # Back up the in-use volume: from a temporary reflink snapshot
+    # (backup_use_temp_snapshot), the volume stays attached throughout.
+    mark = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    backup = osc_json("volume", "backup", "create", "--force", "--name", "test5-inuse",
+                      S["restored"])
+    backup = wait("volume backup", backup["id"], "available", timeout=1200)
+    assert backup["volume_id"] == S["restored"], backup
+    vol = wait("volume", S["restored"], "in-use")
+    snapped = [line for line in _log_text(since=mark).splitlines()
+               if "Snapshot " in line and f"volume-{S['restored']}" in line
+               and "made by reflink" in line]
+    assert snapped, "the in-use backup did not read from a reflink snapshot"
     cinder("--os-volume-api-version", "3.54", "attachment-delete", attachment)
     wait("volume", S["restored"], "available")
 
@@ -505,14 +643,22 @@ def test_16_hot_add_disk(deployment: Lab) -> None:
     biggest = max(float(p["total_capacity_gb"]) for p in _pools())
     deployment.add_disk(label=label, size=f"{int(biggest) + 4}G", mount=True)
     mark = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t0))
-    # No restart: the pool shows up at the next stats refresh.
+    # No restart: every node's cinder-volume finds the pool at its next stats refresh
+    # (and logs it once). The scheduler keeps one pool list per active-active cluster,
+    # the last one a node reported, so wait until every node has seen the pool, then
+    # for a report from each.
     deadline = time.monotonic() + 300
+    names = [n.name for n in deployment.running_nodes()]
     while time.monotonic() < deadline:
-        if any(n.endswith(f"#{label}") for n in pool_names()):
+        seen = {node for node in names if f"OCFS2 pool {label} is up" in Path(
+            nodes.host_log_dir(node), "cinder-volume.log").read_text(errors="replace")}
+        if seen == set(names) and any(n.endswith(f"#{label}") for n in pool_names()):
             break
         time.sleep(5)
     else:
-        raise AssertionError(f"pool {label} not reported 300 s after the mount")
+        raise AssertionError(f"pool {label} not found by every node 300 s after the mount")
+    time.sleep(25)  # one periodic stats report from each node (periodic_interval = 20)
+    assert any(n.endswith(f"#{label}") for n in pool_names())
     vol = osc_json("volume", "create", "hotvol", "--size", "1", "--type", "ocfs")
     vol = wait("volume", vol["id"], "available")
     S["hotvol"] = vol["id"]

@@ -25,6 +25,7 @@ import tempfile
 from unittest import mock
 
 from cinder import exception as cinder_exception
+from cinder import objects
 from cinder.interface import volume_driver as vd_interface
 from cinder.tests.unit import fake_constants as fake
 from cinder.tests.unit import fake_snapshot, fake_volume, test
@@ -462,6 +463,25 @@ class OCFS2DriverTestCase(TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.vol1, vol.name)))
         self.assertEqual(b"DATA", self._read(os.path.join(self.vol2, vol.name), 4))
 
+    def test_migrate_to_another_backends_filesystem(self):
+        # Backend ocfs2b mounts its filesystem outside our base: not our pool, but it is
+        # mounted on this node, so the move is native (one sparse copy).
+        other = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, other, True)
+        uuid3 = "33333333-3333-4333-8333-333333333333"
+        self.mounted[other] = _info(uuid3, "labb")
+        vol = self._volume()
+        self.drv.create_volume(vol)
+        self._write(self.drv.local_path(vol), b"DATA")
+        self.drv.get_volume_stats(refresh=True)
+        self.assertNotIn("labb", self.drv.monitor.pools)
+        host = {"host": "node1@ocfs2b#labb",
+                "capabilities": {"location_info": f"OCFS2Driver:ocfs2lab:{uuid3}:/"}}
+        self.assertEqual((True, None), self.drv.migrate_volume(self.context, vol, host))
+        self.assertFalse(os.path.exists(os.path.join(self.vol1, vol.name)))
+        self.assertEqual(b"DATA", self._read(os.path.join(other, vol.name), 4))
+        self.assertNotIn("labb", self.drv.monitor.pools)
+
     def test_migrate_elsewhere_is_generic(self):
         vol = self._volume()
         self.drv.get_volume_stats(refresh=True)
@@ -496,6 +516,29 @@ class OCFS2DriverTestCase(TestCase):
         self.drv.unmanage(vol)
         self.assertTrue(os.path.exists(path))
 
+    def test_manage_for_a_cluster_finds_the_pool(self):
+        # `cinder manage --cluster ...`: the volume's host carries no pool.
+        with open(os.path.join(self.vol2, "old-disk.raw"), "wb") as f:
+            f.truncate(GiB)
+        self.drv.get_volume_stats(refresh=True)
+        vol = fake_volume.fake_volume_obj(self.context, host="node1@ocfs2", size=1,
+                                          id=fake.VOLUME_ID, volume_type_id=None)
+        ref = {"source-name": "old-disk.raw"}
+        self.assertEqual(1, self.drv.manage_existing_get_size(vol, ref))
+        self.assertEqual({"host": "node1@ocfs2#vol2"}, self.drv.manage_existing(vol, ref))
+        self.assertTrue(os.path.exists(os.path.join(self.vol2, vol.name)))
+        # Not in any pool, or in several: refused, saying which.
+        exc = self.assertRaises(cinder_exception.ManageExistingInvalidReference,
+                                self.drv.manage_existing_get_size, vol, {"source-name": "nope"})
+        self.assertIn("not in any pool", str(exc))
+        for pool in (self.vol1, self.vol2):
+            with open(os.path.join(pool, "twice.raw"), "wb") as f:
+                f.truncate(GiB)
+        exc = self.assertRaises(cinder_exception.ManageExistingInvalidReference,
+                                self.drv.manage_existing_get_size, vol,
+                                {"source-name": "twice.raw"})
+        self.assertIn("several pools (gold, vol2)", str(exc))
+
     def test_manage_rejects_outside_and_symlinks(self):
         os.symlink("/etc/passwd", os.path.join(self.vol1, "link"))
         vol = self._volume()
@@ -519,3 +562,8 @@ class OCFS2DriverTestCase(TestCase):
         self.assertNotIn(snap.name, by_name)
         snaps = self.drv.get_manageable_snapshots([snap], None, 100, 0, ["size"], ["asc"])
         self.assertEqual([snap.name], [e["reference"]["source-name"] for e in snaps])
+        # The volume manager turns the entries into Cinder objects: the fields must fit
+        # (extra_info is a dict of strings; a str here failed in the real deployment).
+        listed = objects.ManageableVolumeList.from_primitives(self.context, entries)
+        self.assertTrue(all(e.extra_info["pool"] for e in listed))
+        objects.ManageableSnapshotList.from_primitives(self.context, snaps)

@@ -179,3 +179,21 @@ def test_map_path(path, expected):
     mapping = {"/var/lib/cinder/ocfs2/": "/var/opt/mnt/ocfs2",
                "/var/lib/cinder/ocfs2/special": "/srv/special"}
     assert filesystems.map_path(path, mapping) == expected
+
+
+def test_locate_own_pool_or_any_mount_of_the_filesystem(env, tmp_path):
+    own = env.mount("gold", label="gold")
+    mon = env.monitor()
+    pools = mon.refresh()
+    assert mon.locate(pools["gold"].uuid).path == own
+    # Another backend's filesystem, mounted outside our base: found, not adopted.
+    elsewhere = tmp_path.parent / (tmp_path.name + "-b")
+    elsewhere.mkdir()
+    env.lines.append(line(len(env.lines), str(elsewhere)))
+    env.infos[str(elsewhere)] = info(uuid="bbbbbbbb-0000-4000-8000-000000000000", label="labb")
+    found = mon.locate("bbbbbbbb-0000-4000-8000-000000000000")
+    assert found is not None and found.path == str(elsewhere) and found.up
+    assert set(mon.refresh()) == {"gold"}
+    # A different subtree of it, or an unknown filesystem: not found.
+    assert mon.locate("bbbbbbbb-0000-4000-8000-000000000000", root="/sub") is None
+    assert mon.locate("cccccccc-0000-4000-8000-000000000000") is None

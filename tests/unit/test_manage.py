@@ -237,7 +237,8 @@ def test_list_manageable_volumes(pool):
     assert by["disk.raw"]["safe_to_manage"] is True
     assert by["disk.raw"]["reason_not_safe"] is None
     assert by["disk.raw"]["size"] == 1
-    assert by["disk.raw"]["extra_info"].startswith("raw, ")
+    assert by["disk.raw"]["extra_info"]["format"] == "raw"
+    assert float(by["disk.raw"]["extra_info"]["allocated_gib"]) >= 0
     managed = by[f"volume-{VOL_ID}"]
     assert (managed["safe_to_manage"], managed["reason_not_safe"], managed["cinder_id"],
             managed["size"]) == (False, "already managed", VOL_ID, 2)

@@ -293,7 +293,30 @@ class OCFS2Driver(driver.VolumeDriver):
         pass
 
     def remove_export(self, context, volume):
-        pass
+        self._restore_size(volume)
+
+    def _restore_size(self, volume) -> None:
+        """Grow a volume file that came back shorter than the volume.
+
+        cinder-backup restores into the file it gets from os-brick by opening
+        it with ``'wb'`` (which truncates a regular file) and, for a new
+        volume, writing only the non-zero chunks: the file then ends at the
+        last non-zero byte.  Extending it (zeros, sparse) makes it whole; it
+        runs when the restore detaches (``remove_export``,
+        ``terminate_connection``).  Never fails the detach.
+        """
+        try:
+            path = self._path(volume)
+            size, want = os.stat(path).st_size, volume.size * GiB
+            if size < want:
+                volumes.extend(path, want, thick=self._thick(volume))
+                LOG.warning("Volume file %(path)s was %(size)s bytes, shorter than its %(gib)s "
+                            "GiB (a backup restore truncates the file it writes into); "
+                            "extended it back", {"path": path, "size": size,
+                                                 "gib": volume.size})
+        except (OSError, exception.OCFS2Error) as exc:
+            LOG.debug("Size check of volume %(id)s skipped: %(exc)s",
+                      {"id": volume.id, "exc": exc})
 
     def create_export_snapshot(self, context, snapshot, connector):
         pass
@@ -320,6 +343,7 @@ class OCFS2Driver(driver.VolumeDriver):
 
     def terminate_connection(self, volume, connector=None, **kwargs):
         """Nothing to undo on the storage side (force-detach: connector None)."""
+        self._restore_size(volume)
 
     @_translate
     def initialize_connection_snapshot(self, snapshot, connector, **kwargs):
@@ -474,8 +498,13 @@ class OCFS2Driver(driver.VolumeDriver):
 
     @_translate
     def retype(self, context, volume, new_type, diff, host):
-        same_backend = (volume_utils.extract_host(volume.host, "backend")
-                        == volume_utils.extract_host(host["host"], "backend"))
+        def backend(name):
+            return volume_utils.extract_host(name, "backend") if name else None
+
+        # Active-active: the scheduler may name another node of the same cluster.
+        same_backend = (backend(volume.host) == backend(host["host"])
+                        or (backend(volume.cluster_name) is not None
+                            and backend(volume.cluster_name) == backend(host.get("cluster_name"))))
         same_pool = (volume_utils.extract_host(volume.host, "pool")
                      == volume_utils.extract_host(host["host"], "pool"))
         if not (same_backend and same_pool):

@@ -501,6 +501,33 @@ class OCFS2DriverTestCase(TestCase):
         self.assertFalse(self.drv.retype(self.context, vol, {}, {},
                                          {"host": "node1@ocfs2#vol2"}))
 
+    def test_retype_active_active_other_node(self):
+        # The scheduler may name another node of the volume's cluster, same pool.
+        vol = self._volume(cluster_name="aa@ocfs2#gold")
+        self.drv.create_volume(vol)
+        host = {"host": "node2@ocfs2#gold", "cluster_name": "aa@ocfs2#gold"}
+        self.assertTrue(self.drv.retype(self.context, vol, {}, {}, host))
+        host = {"host": "node2@ocfs2#gold", "cluster_name": "other@ocfs2#gold"}
+        self.assertFalse(self.drv.retype(self.context, vol, {}, {}, host))
+
+    def test_detach_restores_a_truncated_file(self):
+        # cinder-backup restores with open(path, "wb") and writes only non-zero chunks.
+        vol = self._volume()
+        self.drv.create_volume(vol)
+        path = self.drv.local_path(vol)
+        with open(path, "wb") as f:
+            f.write(b"RESTORED")
+        self.drv.remove_export(self.context, vol)
+        self.assertEqual(GiB, os.path.getsize(path))
+        self.assertEqual(b"RESTORED", self._read(path, 8))
+        os.truncate(path, 4096)
+        self.drv.terminate_connection(vol, None)
+        self.assertEqual(GiB, os.path.getsize(path))
+        # A missing file or pool never fails a detach.
+        os.unlink(path)
+        self.drv.terminate_connection(vol, None)
+        self.drv.remove_export(self.context, self._volume(pool="nope"))
+
     def test_manage_existing(self):
         legacy = os.path.join(self.vol1, "old-disk.raw")
         with open(legacy, "wb") as f:

@@ -530,9 +530,9 @@ class OCFS2Driver(driver.VolumeDriver):
     def _manage_pool(self, volume, existing_ref, name: str) -> filesystems.Pool:
         """The pool to manage ``name`` from.
 
-        ``volume.host`` names the pool when the request named a host.  A request
-        for an active-active cluster (``--cluster``) reaches us with no pool: then
-        the file must exist in exactly one of our pools.
+        ``volume.host`` names the pool when the request did.  A request that named
+        the host without a pool (``node1@ocfs2``), or a cluster, reaches us with
+        none: then the file must be in exactly one of our pools.
         """
         if volume_utils.extract_host(volume.host, "pool") is not None:
             return self._pool_of(volume)

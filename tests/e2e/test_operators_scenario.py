@@ -187,7 +187,7 @@ def pattern(seed: str, mib: int = PATTERN_MIB) -> bytes:
 
 SCENARIO_VOLUMES = ("test3", "test4", "snp-volume", "testcp", "test-img", "test-img-c", "from-raw",
                     "restored", "managed", "hotvol")
-SCENARIO_IMAGES = ("test86", "volume-img")
+SCENARIO_IMAGES = ("test86", "volume-img", "volume-img-q")
 
 
 def test_00_clean_slate(deployment: Lab) -> None:
@@ -201,7 +201,7 @@ def test_00_clean_slate(deployment: Lab) -> None:
                         check=False)
             wait_gone("volume backup", backup["ID"], timeout=600)
     for snap in osc_json("volume", "snapshot", "list", "--all-projects"):
-        if snap["Name"] == "test-snp":
+        if snap["Name"] in ("test-snp", "test-snp-inuse"):
             osc("volume", "snapshot", "delete", "--force", snap["ID"])
             wait_gone("volume snapshot", snap["ID"])
     vols = [v for v in osc_json("volume", "list", "--all-projects")
@@ -319,6 +319,34 @@ def test_07_volume_from_snapshot() -> None:
     assert sha_head(S["node2"], volume_file(vol)) == S["test3_sha"]
 
 
+def test_07b_revert_to_snapshot() -> None:
+    """``cinder revert-to-snapshot``: the volume gets the snapshot's data back in place
+    (a reflink into a temp file renamed over the volume), same id, same file."""
+    need("snap", "test3_sha2")
+    before = osc_json("volume", "show", S["test3"])
+    path = volume_file(before)
+    inode = S["node1"].sh(f"stat -c %i {path}").strip()
+    assert sha_head(S["node2"], path) == S["test3_sha2"]
+    cinder("--os-volume-api-version", "3.40", "revert-to-snapshot", "test-snp")
+    deadline = time.monotonic() + 300
+    while True:
+        vol = osc_json("volume", "show", S["test3"])
+        if vol["status"] == "available":
+            break
+        assert vol["status"] == "reverting", vol
+        assert time.monotonic() < deadline, f"revert still {vol['status']}"
+        time.sleep(3)
+    assert vol["id"] == S["test3"] and volume_file(vol) == path, vol
+    assert file_size(S["node2"], path) == 2 * GiB
+    assert sha_head(S["node2"], path) == S["test3_sha"]
+    # Renamed over, not written in place: a new inode under the same name.
+    assert S["node1"].sh(f"stat -c %i {path}").strip() != inode
+    S["test3_now"] = S["test3_sha"]
+    # The snapshot itself is untouched.
+    snap_file = f"{nodes.pool_dir(pool_of(vol))}/snapshot-{S['snap']}"
+    assert sha_head(S["node2"], snap_file) == S["test3_sha"]
+
+
 def test_08_snapshot_delete() -> None:
     need("snap")
     vol = osc_json("volume", "show", S["test3"])
@@ -334,14 +362,14 @@ def test_08_snapshot_delete() -> None:
 
 
 def test_09_clone_larger() -> None:
-    need("test3", "test3_sha2")
+    need("test3", "test3_now")
     shown = table(cinder("create", "3", "--name", "testcp", "--source-volid", S["test3"],
                          "--volume-type", "ocfs"))
     vol = wait("volume", shown["id"], "available")
     S["testcp"] = vol["id"]
     assert vol["size"] == 3 and vol["source_volid"] == S["test3"], vol
     assert file_size(S["node2"], volume_file(vol)) == 3 * GiB
-    assert sha_head(S["node2"], volume_file(vol)) == S["test3_sha2"]
+    assert sha_head(S["node2"], volume_file(vol)) == S["test3_now"]
 
 
 def test_10_volume_from_qcow2_image(tmp_path: Path) -> None:
@@ -605,43 +633,91 @@ print(json.dumps({"path": dev["path"], "sha": hashlib.sha256(data[: 4 << 20]).he
 """
 
 
-def test_15_attach_detach_attachments_api() -> None:
+def test_15_attach_attachments_api() -> None:
     need("restored", "node1")
     node1, node2 = S["node1"], S["node2"]
     out = cinder("--os-volume-api-version", "3.54", "attachment-create", "--connect", "True",
                  "--initiator", "iqn.2026-11.lab:node1", "--ip", node1.ip, "--host",
                  node1.name, "--platform", "x86_64", "--ostype", "linux", "--multipath",
                  "False", "--mountpoint", "/dev/vdb", "--mode", "rw", S["restored"])
-    attachment = table(out)["id"]
+    S["attachment"] = table(out)["id"]
     info = _connection_info(out)
     assert info["driver_volume_type"] == "gpfs", info
     vol = osc_json("volume", "show", S["restored"])
     assert info["data"]["device_path"] == volume_file(vol), info
     seed = hashlib.sha256(b"attach").hexdigest()[:8]
-    try:
-        res = node1.exec([f"{config.NODE_VENV}/bin/python", "-c", BRICK_SCRIPT,
-                          json.dumps(info), seed * 4], timeout=300, check=True)
-        written = json.loads(res.stdout.strip().splitlines()[-1])
-        cinder("--os-volume-api-version", "3.54", "attachment-complete", attachment)
-        vol = wait("volume", S["restored"], "in-use")
-        assert vol["attachments"], vol
-        # Written through os-brick on node1, read back on node2 from the shared filesystem.
-        assert sha_head(node2, volume_file(vol), mib=4, offset_mib=1) == written["sha"]
-        # Back up the in-use volume: from a temporary reflink snapshot
-        # (backup_use_temp_snapshot), the volume stays attached throughout.
-        mark = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-        backup = osc_json("volume", "backup", "create", "--force", "--name", "test5-inuse",
-                          S["restored"])
-        backup = wait("volume backup", backup["id"], "available", timeout=1200)
-        assert backup["volume_id"] == S["restored"], backup
-        vol = wait("volume", S["restored"], "in-use")
-        source = volume_file(vol).rsplit("/", 1)[1]
-        snapped = [line for line in _log_text(since=mark).splitlines()
-                   if "Snapshot " in line and f"/{source} made by reflink" in line]
-        assert snapped, "the in-use backup did not read from a reflink snapshot"
-    finally:
-        cinder("--os-volume-api-version", "3.54", "attachment-delete", attachment)
-    wait("volume", S["restored"], "available")
+    res = node1.exec([f"{config.NODE_VENV}/bin/python", "-c", BRICK_SCRIPT,
+                      json.dumps(info), seed * 4], timeout=300, check=True)
+    written = json.loads(res.stdout.strip().splitlines()[-1])
+    cinder("--os-volume-api-version", "3.54", "attachment-complete", S["attachment"])
+    vol = wait("volume", S["restored"], "in-use")
+    assert vol["attachments"], vol
+    # Written through os-brick on node1, read back on node2 from the shared filesystem.
+    assert sha_head(node2, volume_file(vol), mib=4, offset_mib=1) == written["sha"]
+    S["inuse_sha"] = sha_head(node2, volume_file(vol))
+
+
+def test_15a_snapshot_in_use() -> None:
+    """``openstack volume snapshot create --force`` of the attached volume: a reflink,
+    no Nova-assisted snapshot; the snapshot holds what the attachment wrote."""
+    need("attachment", "inuse_sha")
+    snap = osc_json("volume", "snapshot", "create", "--force", "--volume", S["restored"],
+                    "test-snp-inuse")
+    snap = wait("volume snapshot", snap["id"], "available")
+    vol = wait("volume", S["restored"], "in-use")
+    snap_file = f"{nodes.pool_dir(pool_of(vol))}/snapshot-{snap['id']}"
+    assert sha_head(S["node2"], snap_file) == S["inuse_sha"]
+    osc("volume", "snapshot", "delete", snap["id"])
+    wait_gone("volume snapshot", snap["id"])
+    assert not exists(S["node1"], snap_file)
+    assert sha_head(S["node2"], volume_file(vol)) == S["inuse_sha"]
+
+
+def test_15b_backup_in_use() -> None:
+    """Back up the in-use volume: from a temporary reflink snapshot
+    (``backup_use_temp_snapshot``); the volume stays attached throughout."""
+    need("attachment")
+    mark = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    backup = osc_json("volume", "backup", "create", "--force", "--name", "test5-inuse",
+                      S["restored"])
+    backup = wait("volume backup", backup["id"], "available", timeout=1200)
+    assert backup["volume_id"] == S["restored"], backup
+    vol = wait("volume", S["restored"], "in-use")
+    source = volume_file(vol).rsplit("/", 1)[1]
+    snapped = [line for line in _log_text(since=mark).splitlines()
+               if "Snapshot " in line and f"/{source} made by reflink" in line]
+    assert snapped, "the in-use backup did not read from a reflink snapshot"
+
+
+def test_15c_image_from_in_use_volume_qcow2(tmp_path: Path) -> None:
+    """``openstack image create --volume --force --disk-format qcow2`` of the attached
+    volume: uploaded from a reflink point-in-time copy, converted to qcow2."""
+    need("attachment", "inuse_sha")
+    out = osc_json("image", "create", "--volume", S["restored"], "--force", "--disk-format",
+                   "qcow2", "volume-img-q")
+    image_id = out.get("image_id") or out.get("id")
+    assert image_id, out
+    S["image3"] = image_id
+    img = wait("image", image_id, "active", timeout=900)
+    assert img["disk_format"] == "qcow2", img
+    vol = wait("volume", S["restored"], "in-use")
+    assert vol["attachments"], vol
+    saved, raw = tmp_path / "saved.qcow2", tmp_path / "saved.raw"
+    osc("image", "save", "--file", str(saved), image_id, timeout=600)
+    info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(saved)],
+                                     check=True, capture_output=True, text=True).stdout)
+    assert info["format"] == "qcow2" and info["virtual-size"] == 1 * GiB, info
+    subprocess.run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", str(saved), str(raw)],
+                   check=True)
+    with raw.open("rb") as f:
+        assert hashlib.sha256(f.read(PATTERN_MIB * MiB)).hexdigest() == S["inuse_sha"]
+
+
+def test_15d_detach() -> None:
+    need("attachment")
+    cinder("--os-volume-api-version", "3.54", "attachment-delete", S.pop("attachment"))
+    vol = wait("volume", S["restored"], "available")
+    assert not vol["attachments"], vol
 
 
 def _since(path: Path, since: str) -> str:
@@ -701,7 +777,9 @@ def test_16_hot_add_disk(deployment: Lab) -> None:
 
 def test_17_cleanup_no_stray_files() -> None:
     need("node1")
-    for img in (S.get("image2"), S.get("image")):
+    if S.get("attachment"):
+        cinder("--os-volume-api-version", "3.54", "attachment-delete", S.pop("attachment"))
+    for img in (S.get("image3"), S.get("image2"), S.get("image")):
         if img:
             osc("image", "delete", img)
     for backup in osc_json("volume", "backup", "list", "--all-projects"):

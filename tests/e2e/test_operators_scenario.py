@@ -32,6 +32,7 @@ import hashlib
 import json
 import random
 import re
+import shlex
 import subprocess
 import time
 from pathlib import Path
@@ -155,12 +156,18 @@ def exists(node: Node, path: str) -> bool:
 
 def write_pattern(node: Node, path: str, seed: str, mib: int = PATTERN_MIB,
                   offset_mib: int = 0) -> str:
-    """Write ``mib`` MiB of seeded pseudo-random data into ``path`` in place; return its sha."""
-    data = pattern(seed, mib)
-    node.write_file(f"/tmp/pattern-{seed}", data)
-    node.sh(f"dd if=/tmp/pattern-{seed} of={path} bs=1M seek={offset_mib} conv=notrunc,fsync "
-            f"status=none && rm -f /tmp/pattern-{seed}", timeout=300)
-    return hashlib.sha256(data).hexdigest()
+    """Write ``mib`` MiB of seeded pseudo-random data into ``path`` in place; return its sha.
+
+    The data is made on the node: the lab agent's channel moves 8 MiB in about
+    a minute under TCG, too close to its timeout.
+    """
+    tmp = f"/tmp/pattern-{seed}"
+    gen = (f"import random, sys; "
+           f"sys.stdout.buffer.write(random.Random({seed!r}).randbytes({mib} << 20))")
+    out = node.sh(f"python3 -c {shlex.quote(gen)} > {tmp} && sha256sum {tmp} && "
+                  f"dd if={tmp} of={path} bs=1M seek={offset_mib} conv=notrunc,fsync "
+                  f"status=none && rm -f {tmp}", timeout=300)
+    return out.split()[0]
 
 
 def _force_delete(vol: dict[str, Any]) -> None:

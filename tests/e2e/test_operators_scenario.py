@@ -592,8 +592,8 @@ def _pools() -> list[dict[str, str]]:
             if "Property" in chunk]
 
 
-def test_14_get_pools_vs_df() -> None:
-    need("node1")
+def _pools_vs_df() -> list[str]:
+    """How ``cinder get-pools --detail`` differs from ``df`` on node1 (empty: it matches)."""
     pools = _pools()
     by_fs: dict[str, list[dict[str, str]]] = {}
     for pool in pools:
@@ -601,14 +601,33 @@ def test_14_get_pools_vs_df() -> None:
     mounted = S["node1"].sh("findmnt -rn -t ocfs2 -o TARGET").split()
     expect = {m.rsplit("/", 1)[1] for m in mounted
               if m.startswith((config.MOUNT_ROOT + "/", nodes.backend_b_root() + "/"))}
-    assert set(by_fs) == expect, f"pools {sorted(by_fs)} vs filesystems {sorted(expect)}"
+    if set(by_fs) != expect:
+        return [f"pools {sorted(by_fs)} vs filesystems {sorted(expect)}"]
+    problems = []
     for label, entries in by_fs.items():
         size, avail = (int(x) for x in S["node1"].sh(
             f"df -B1 --output=size,avail {nodes.pool_dir(label)} | tail -1").split())
         for pool in entries:
-            assert pool["storage_protocol"] == "ocfs2", pool
-            assert abs(float(pool["total_capacity_gb"]) - size / GiB) < 0.05, (pool, size)
-            assert abs(float(pool["free_capacity_gb"]) - avail / GiB) < 0.25, (pool, avail)
+            if pool["storage_protocol"] != "ocfs2":
+                problems.append(f"{pool['name']}: storage_protocol {pool['storage_protocol']}")
+            if abs(float(pool["total_capacity_gb"]) - size / GiB) >= 0.05 \
+                    or abs(float(pool["free_capacity_gb"]) - avail / GiB) >= 0.25:
+                problems.append(f"{pool['name']}: total/free {pool['total_capacity_gb']}/"
+                                f"{pool['free_capacity_gb']} GiB, df {size / GiB:.2f}/"
+                                f"{avail / GiB:.2f} GiB")
+    return problems
+
+
+def test_14_get_pools_vs_df() -> None:
+    """One pool per filesystem, with the capacities ``df`` shows.  The scheduler
+    holds what the services last reported (cinder-volume polls its driver every
+    ``backend_stats_polling_interval``, 60 s), so right after the migrations moved
+    a gigabyte it may lag by one report: wait for the next one."""
+    need("node1")
+    deadline = time.monotonic() + 150
+    while problems := _pools_vs_df():
+        assert time.monotonic() < deadline, "\n".join(problems)
+        time.sleep(10)
     S["pools_checked"] = True
 
 

@@ -788,7 +788,7 @@ def test_16_hot_add_disk(deployment: Lab) -> None:
         time.sleep(5)
     else:
         raise AssertionError(f"pool {label} not found by every node 300 s after the mount")
-    time.sleep(25)  # one periodic stats report from each node (periodic_interval = 20)
+    time.sleep(25)  # let the reports already under way from the other node land too
     assert _pool_up(label), _pools()
     vol = osc_json("volume", "create", "hotvol", "--size", "1", "--type", "ocfs")
     vol = wait("volume", vol["id"], "available")

@@ -16,8 +16,12 @@
 Never ``du``: reflinked extents are shared between a volume, its snapshots
 and its clones, so summing allocated blocks over-counts.  ``total`` and
 ``free`` come from the filesystem (statvfs), which OCFS2 keeps exact for
-shared extents; ``provisioned`` is the sum of the volume files' apparent
-sizes, from a single ``os.scandir`` of the pool directory.
+shared extents; ``provisioned`` is the sum of the apparent sizes of the
+volume *and snapshot* files (a snapshot shares its volume's extents today
+but can grow to its full size as either side is written), from a single
+``os.scandir`` of the pool directory.  A file counts when its name is
+exactly a Cinder name (:mod:`cinder_ocfs2.names`): temporary files and
+companions such as ``volume-<id>.info`` do not.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
+from collections.abc import Iterable
+
+from cinder_ocfs2 import names
 
 GiB = 1024 ** 3
-VOLUME_PREFIX = "volume-"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +41,7 @@ class Capacity:
     total_bytes: int
     free_bytes: int
     provisioned_bytes: int
-    volume_count: int
+    volume_count: int  # files counted in provisioned_bytes: volumes and snapshots
 
     @property
     def total_gb(self) -> float:
@@ -64,17 +70,18 @@ def space(path: str) -> tuple[int, int]:
     return st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
 
 
-def is_volume_name(name: str, prefix: str = VOLUME_PREFIX) -> bool:
-    """``volume-<id>`` exactly: no temp files, no ``.suffix`` companions."""
-    return name.startswith(prefix) and "." not in name
+def provisioned(path: str,
+                templates: Iterable[str] = names.DEFAULT_TEMPLATES) -> tuple[int, int]:
+    """(sum of apparent sizes, count) of the Cinder-named regular files in ``path``.
 
-
-def provisioned(path: str, prefix: str = VOLUME_PREFIX) -> tuple[int, int]:
-    """(sum of apparent sizes, count) of the volume files directly in ``path``."""
+    ``templates`` are Cinder's ``(volume_name_template, snapshot_name_template)``;
+    files directly in ``path`` whose name matches one of them are counted.
+    """
+    templates = (templates,) if isinstance(templates, str) else tuple(templates)
     total = count = 0
     with os.scandir(path) as entries:
         for entry in entries:
-            if not is_volume_name(entry.name, prefix):
+            if not names.is_cinder_name(entry.name, templates):
                 continue
             try:
                 st = entry.stat(follow_symlinks=False)
@@ -86,7 +93,7 @@ def provisioned(path: str, prefix: str = VOLUME_PREFIX) -> tuple[int, int]:
     return total, count
 
 
-def measure(path: str, prefix: str = VOLUME_PREFIX) -> Capacity:
+def measure(path: str, templates: Iterable[str] = names.DEFAULT_TEMPLATES) -> Capacity:
     total, free = space(path)
-    prov, count = provisioned(path, prefix)
+    prov, count = provisioned(path, templates)
     return Capacity(total, free, prov, count)

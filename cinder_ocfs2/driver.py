@@ -29,9 +29,11 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
-from cinder import coordination, interface
+from cinder import context as cinder_context
+from cinder import coordination, interface, objects, utils
 from cinder import exception as cinder_exception
 from cinder.image import image_utils
 from cinder.volume import configuration, driver, volume_utils
@@ -44,6 +46,7 @@ from cinder_ocfs2 import (
     executor,
     filesystems,
     manage,
+    names,
     opts,
     reflink,
     volumes,
@@ -62,6 +65,25 @@ CINDER_OPTS = ("max_over_subscription_ratio", "reserved_percentage",
                "image_volume_cache_enabled",
                "volume_backend_name", "volume_dd_blocksize")
 ORPHAN_SWEEP_INTERVAL = 3600.0
+ATTACHED = "attached"
+
+T = TypeVar("T")
+
+
+def _native(func: Callable[..., T]) -> Callable[..., T]:
+    """``func``, called in a native thread (``eventlet.tpool``) under eventlet.
+
+    cinder-volume runs on one eventlet hub: a blocking syscall there (FICLONE,
+    copy_file_range, fallocate, fsync, unlink of a large file, statvfs,
+    scandir) would freeze every greenthread, the service heartbeat and RPC
+    included.  Every file operation of the driver goes through this.  Only
+    plain file work may run there: no database, RPC or green subprocess.
+    """
+    return utils.tpool_wrap(func)
+
+
+def _templates() -> tuple[str, str]:
+    return CONF.volume_name_template, CONF.snapshot_name_template
 
 
 def _translate(func):
@@ -115,16 +137,33 @@ class OCFS2Driver(driver.VolumeDriver):
         self._cluster_name = state.name
         return state
 
-    def _config_error(self, option: str, value: object, fix: str):
-        LOG.error("Invalid %(opt)s=%(val)s: %(fix)s", {"opt": option, "val": value, "fix": fix})
-        return cinder_exception.InvalidConfigurationValue(option=option, value=value)
+    @staticmethod
+    def _config_error(option: str, value: object, fix: str):
+        msg = f"Invalid {option}={value!r}: {fix}"
+        LOG.error(msg)
+        return cinder_exception.InvalidConfigurationValue(message=msg)
 
     def do_setup(self, context):
+        """Check the configuration now, not at the first stats refresh."""
+        conf = self.configuration
         try:
-            self._mode = volumes.parse_mode(self.configuration.ocfs2_volume_mode)
+            self._mode = volumes.parse_mode(conf.ocfs2_volume_mode)
         except ValueError as exc:
-            raise self._config_error("ocfs2_volume_mode", self.configuration.ocfs2_volume_mode,
+            raise self._config_error("ocfs2_volume_mode", conf.ocfs2_volume_mode,
                                      str(exc)) from exc
+        try:
+            volume_utils.get_max_over_subscription_ratio(conf.max_over_subscription_ratio,
+                                                         supports_auto=False)
+        except (cinder_exception.CinderException, ValueError) as exc:
+            raise self._config_error(
+                "max_over_subscription_ratio", conf.max_over_subscription_ratio,
+                "set it to a number of at least 1.0, e.g. 2.0; this driver reports the "
+                "exact provisioned capacity of every pool, so 'auto' is not supported"
+            ) from exc
+        if conf.ocfs2_images_dir and not os.path.isabs(conf.ocfs2_images_dir):
+            raise self._config_error("ocfs2_images_dir", conf.ocfs2_images_dir,
+                                     "give the absolute path of the Glance file store's "
+                                     "directory as this service sees it")
 
     def check_for_setup_error(self):
         conf = self.configuration
@@ -157,7 +196,8 @@ class OCFS2Driver(driver.VolumeDriver):
         for pool in self.monitor.pools.values():
             if pool.up:
                 try:
-                    volumes.cleanup_orphans(pool.path, self.configuration.ocfs2_temp_file_max_age)
+                    _native(volumes.cleanup_orphans)(pool.path,
+                                                     self.configuration.ocfs2_temp_file_max_age)
                 except OSError as exc:
                     LOG.warning("Could not clean temporary files in %(path)s: %(err)s",
                                 {"path": pool.path, "err": exc})
@@ -192,7 +232,7 @@ class OCFS2Driver(driver.VolumeDriver):
             stats["backend_state_reason"] = pool.problem
             return stats
         try:
-            cap = capacity.measure(pool.path)
+            cap = _native(capacity.measure)(pool.path, templates=_templates())
         except OSError as exc:
             LOG.warning("Cannot measure pool %(name)s: %(err)s", {"name": pool.name, "err": exc})
             stats["backend_state"] = "down"
@@ -211,12 +251,22 @@ class OCFS2Driver(driver.VolumeDriver):
             "vendor_name": "Open Source",
             "driver_version": self.VERSION,
             "storage_protocol": STORAGE_PROTOCOL,
+            # The volume manager reads this one at the top level, not per pool, when it
+            # copies a volume here (host-assisted migration): the copy then skips zeros.
+            "sparse_copy_volume": True,
             "pools": pool_stats,
             "backend_state": "up" if any(p.up for p in pools.values()) else "down",
         }
 
     # ------------------------------------------------------------ paths
     def _pool_of(self, volume) -> filesystems.Pool:
+        """The live pool holding ``volume``.
+
+        By the filesystem UUID recorded in ``provider_id`` when there is one
+        (labels are not unique and can change), else by the pool in its host.
+        """
+        if volume.provider_id:
+            return self._pool_by_uuid(volume.provider_id, f"volume {volume.id}")
         name = volume_utils.extract_host(volume.host, "pool")
         if name is None:
             pools = self.monitor.pools or self.monitor.refresh()
@@ -224,6 +274,33 @@ class OCFS2Driver(driver.VolumeDriver):
                 raise exception.UnknownPool(pool=volume.host, known=", ".join(sorted(pools)))
             name = next(iter(pools))
         return self.monitor.require(name)
+
+    def _pool_by_uuid(self, uuid: str, what: str) -> filesystems.Pool:
+        pool = self.monitor.by_uuid(uuid)
+        if pool is None:
+            self.monitor.refresh()
+            pool = self.monitor.by_uuid(uuid)
+        if pool is None:
+            raise exception.FilesystemMissing(
+                what=what, uuid=uuid, known=", ".join(
+                    f"{p.name}={p.uuid}" for p in self.monitor.pools.values()) or "none")
+        if not pool.up:
+            raise exception.PoolUnavailable(pool=pool.name, path=pool.path, reason=pool.problem)
+        fresh = self.monitor.require(pool.name)
+        if fresh.uuid != uuid:
+            raise exception.PoolUnavailable(pool=pool.name, path=pool.path, reason=(
+                f"filesystem {fresh.uuid} is mounted there now, not {uuid}"))
+        return fresh
+
+    @staticmethod
+    def _fs_model(pool: filesystems.Pool) -> dict:
+        """The model update that ties a volume to its filesystem."""
+        return {"provider_id": pool.uuid} if pool.uuid else {}
+
+    @staticmethod
+    def _attached(volume) -> bool:
+        """Someone may be writing ``volume`` (status changes during backup/upload)."""
+        return volume.attach_status == ATTACHED or volume.status == "in-use"
 
     def _path(self, volume) -> str:
         return self._pool_of(volume).file(volume.name)
@@ -248,43 +325,59 @@ class OCFS2Driver(driver.VolumeDriver):
 
     def _copy(self, src: str, dst: str, size: int | None, *,
               src_pool: filesystems.Pool, dst_pool: filesystems.Pool,
-              mode: int | None = None) -> str:
-        """Reflink when possible, else a logged sparse copy (if allowed)."""
-        mode = self._mode if mode is None else mode
-        allow = self.configuration.ocfs2_sparse_copy_fallback
-        if src_pool.uuid != dst_pool.uuid or not dst_pool.has_refcount:
-            if not allow:
-                raise exception.VolumeFileError(path=dst, reason=(
-                    "a reflink is impossible here (another filesystem, or no refcount "
-                    "feature) and ocfs2_sparse_copy_fallback is False"))
-            LOG.info("Sparse copy of %(src)s to %(dst)s (%(why)s)",
-                     {"src": src, "dst": dst, "why": "another filesystem"
-                      if src_pool.uuid != dst_pool.uuid else "no refcount feature"})
-            reflink.sparse_copy(src, dst, size=size, mode=mode)
-            return "sparse"
-        return reflink.copy(src, dst, allow_fallback=allow, size=size, mode=mode)
+              live: bool = False) -> str:
+        """Reflink ``src`` to ``dst`` when possible, else a sparse copy (if allowed).
+
+        ``live``: ``src`` is attached.  Only a reflink is then a point-in-time
+        copy, so a copy is refused rather than torn.
+        """
+        if src_pool.uuid != dst_pool.uuid:
+            why = "it would cross filesystems"
+        elif not dst_pool.has_refcount:
+            why = f"filesystem {dst_pool.uuid} has no refcount feature"
+        else:
+            try:
+                _native(reflink.clone_atomic)(src, dst, size=size, mode=self._mode)
+                return "reflink"
+            except reflink.ReflinkUnsupported as exc:
+                why = str(exc)
+        if live:
+            raise exception.TornCopy(path=src, why=f"a reflink is impossible ({why})")
+        if not self.configuration.ocfs2_sparse_copy_fallback:
+            raise exception.VolumeFileError(path=dst, reason=(
+                f"a reflink is impossible ({why}) and ocfs2_sparse_copy_fallback is False"))
+        LOG.info("Sparse copy of %(src)s to %(dst)s: %(why)s", {"src": src, "dst": dst,
+                                                                 "why": why})
+        _native(reflink.sparse_copy)(src, dst, size=size, mode=self._mode)
+        return "sparse"
 
     # ------------------------------------------------------------ volumes
     @_translate
     @coordination.synchronized("{volume.id}-ocfs2")
     def create_volume(self, volume):
-        path = self._path(volume)
-        volumes.create(path, volume.size * GiB, mode=self._mode, thick=self._thick(volume))
+        pool = self._pool_of(volume)
+        path, thick = pool.file(volume.name), self._thick(volume)
+        _native(volumes.create)(path, volume.size * GiB, mode=self._mode, thick=thick)
         LOG.info("Created %(thick)s volume file %(path)s (%(size)s GiB)",
-                 {"thick": "thick" if self._thick(volume) else "sparse", "path": path,
-                  "size": volume.size})
+                 {"thick": "thick" if thick else "sparse", "path": path, "size": volume.size})
+        return self._fs_model(pool)
 
     @_translate
     @coordination.synchronized("{volume.id}-ocfs2")
     def delete_volume(self, volume):
-        path = self._path(volume)
-        if not volumes.delete(path):
+        path = self._path(volume)  # refuses when the volume's filesystem is not here
+        if not _native(volumes.delete)(path):
             LOG.info("Volume file %s was already gone", path)
+
+    @classmethod
+    def clean_volume_file_locks(cls, volume_id):
+        """Remove the lock of a deleted volume (a file with tooz's file driver)."""
+        coordination.synchronized_remove(f"{volume_id}-ocfs2")
 
     @_translate
     @coordination.synchronized("{volume.id}-ocfs2")
     def extend_volume(self, volume, new_size):
-        volumes.extend(self._path(volume), new_size * GiB, thick=self._thick(volume))
+        _native(volumes.extend)(self._path(volume), new_size * GiB, thick=self._thick(volume))
 
     def ensure_export(self, context, volume):
         pass
@@ -307,13 +400,15 @@ class OCFS2Driver(driver.VolumeDriver):
         """
         try:
             path = self._path(volume)
-            size, want = os.stat(path).st_size, volume.size * GiB
-            if size < want:
-                volumes.extend(path, want, thick=self._thick(volume))
+            st, want = os.stat(path), volume.size * GiB
+            if st.st_size < want:
+                _native(volumes.extend)(path, want, thick=self._thick(volume))
                 LOG.warning("Volume file %(path)s was %(size)s bytes, shorter than its %(gib)s "
                             "GiB (a backup restore truncates the file it writes into); "
-                            "extended it back", {"path": path, "size": size,
+                            "extended it back", {"path": path, "size": st.st_size,
                                                  "gib": volume.size})
+            if self._thick(volume) and st.st_blocks * 512 < min(st.st_size, want):
+                _native(volumes.allocate)(path)  # the restore wrote only non-zero chunks
         except (OSError, exception.OCFS2Error) as exc:
             LOG.debug("Size check of volume %(id)s skipped: %(exc)s",
                       {"id": volume.id, "exc": exc})
@@ -360,7 +455,8 @@ class OCFS2Driver(driver.VolumeDriver):
     def create_snapshot(self, snapshot):
         pool = self._pool_of(snapshot.volume)
         src, dst = pool.file(snapshot.volume.name), pool.file(snapshot.name)
-        how = self._copy(src, dst, None, src_pool=pool, dst_pool=pool)
+        how = self._copy(src, dst, None, src_pool=pool, dst_pool=pool,
+                         live=self._attached(snapshot.volume))
         manage.set_origin(dst, src)  # user xattrs need write permission: before chmod
         volumes.set_mode(dst, self._mode & 0o444)  # nothing writes a snapshot
         LOG.info("Snapshot %(dst)s of %(src)s made by %(how)s", {"dst": dst, "src": src,
@@ -369,7 +465,7 @@ class OCFS2Driver(driver.VolumeDriver):
     @_translate
     @coordination.synchronized("{snapshot.volume_id}-ocfs2")
     def delete_snapshot(self, snapshot):
-        volumes.delete(self._snapshot_path(snapshot))
+        _native(volumes.delete)(self._snapshot_path(snapshot))
 
     @_translate
     @coordination.synchronized("{volume.id}-ocfs2")
@@ -378,14 +474,18 @@ class OCFS2Driver(driver.VolumeDriver):
         dst_pool = self._pool_of(volume)
         self._copy(src_pool.file(snapshot.name), dst_pool.file(volume.name),
                    volume.size * GiB, src_pool=src_pool, dst_pool=dst_pool)
+        return self._fs_model(dst_pool)
 
     @_translate
     @coordination.synchronized("{volume.id}-ocfs2", "{src_vref.id}-ocfs2")
     def create_cloned_volume(self, volume, src_vref):
         src_pool = self._pool_of(src_vref)
         dst_pool = self._pool_of(volume)
+        # An attached source (a backup without backup_use_temp_snapshot clones it).
         self._copy(src_pool.file(src_vref.name), dst_pool.file(volume.name),
-                   volume.size * GiB, src_pool=src_pool, dst_pool=dst_pool)
+                   volume.size * GiB, src_pool=src_pool, dst_pool=dst_pool,
+                   live=self._attached(src_vref))
+        return self._fs_model(dst_pool)
 
     @_translate
     @coordination.synchronized("{volume.id}-ocfs2")
@@ -393,25 +493,32 @@ class OCFS2Driver(driver.VolumeDriver):
         pool = self._pool_of(volume)
         src = pool.file(snapshot.name)
         if not os.path.isfile(src):
-            raise exception.VolumeFileError(path=src, reason="snapshot file does not exist")
+            raise exception.VolumeFileError(path=src, reason=(
+                "snapshot file does not exist, so the volume cannot be reverted to it "
+                "(the volume is unchanged); delete this snapshot"))
         size = max(volume.size, snapshot.volume_size or 0) * GiB
         self._copy(src, pool.file(volume.name), size, src_pool=pool, dst_pool=pool)
 
     # ------------------------------------------------------------ images
     @contextlib.contextmanager
     def _point_in_time(self, volume) -> Iterator[str]:
-        """A reflink copy of ``volume`` under a temp name, removed afterwards."""
+        """A reflink copy of attached ``volume`` under a temp name, removed afterwards."""
         pool = self._pool_of(volume)
         src = pool.file(volume.name)
         tmp = volumes.temp_path(src)
-        self._copy(src, tmp, None, src_pool=pool, dst_pool=pool)
+        self._copy(src, tmp, None, src_pool=pool, dst_pool=pool, live=True)
         try:
             yield tmp
         finally:
-            volumes.delete(tmp)
+            _native(volumes.delete)(tmp)
 
     @_translate
     def copy_volume_to_image(self, context, volume, image_service, image_meta):
+        """Upload the volume file; an attached one from a reflink taken now."""
+        if not self._attached(volume):
+            volume_utils.upload_volume(context, image_service, image_meta, self._path(volume),
+                                       volume, run_as_root=False)
+            return
         with self._point_in_time(volume) as path:
             volume_utils.upload_volume(context, image_service, image_meta, path, volume,
                                        run_as_root=False)
@@ -426,41 +533,64 @@ class OCFS2Driver(driver.VolumeDriver):
                                      self.configuration.volume_dd_blocksize,
                                      size=volume.size, run_as_root=False,
                                      disable_sparse=disable_sparse)
-            volumes.grow_to(tmp, volume.size * GiB)
-            volumes.set_mode(tmp, self._mode)
-            volumes.publish(tmp, path)
+            _native(volumes.seal)(tmp, volume.size * GiB, mode=self._mode,
+                                  thick=self._thick(volume))
+            _native(volumes.publish)(tmp, path)
 
-    def _image_file_in_pool(self, image_location) -> tuple[str, filesystems.Pool] | None:
+    def _glance_image_file(self, image_location, image_id: str) -> str | None:
+        """The Glance file store's file of ``image_id``, if a location names it."""
+        images_dir = self.configuration.ocfs2_images_dir
+        if (not images_dir or "/" in image_id or image_id.startswith(".")
+                or names.is_cinder_name(image_id, _templates())):
+            return None  # never a volume, snapshot or temp file
+        expected = os.path.join(os.path.realpath(images_dir), image_id)
         url, locations = (image_location or (None, None))
         urls = [url] + [loc.get("url") for loc in (locations or []) if isinstance(loc, dict)]
         for candidate in urls:
-            if not candidate or not candidate.startswith("file://"):
-                continue
-            path = os.path.realpath(candidate[len("file://"):])
-            for pool in self.monitor.pools.values():
-                if pool.up and path.startswith(os.path.realpath(pool.path) + "/"):
-                    return path, pool
+            if (candidate and candidate.startswith("file://")
+                    and os.path.realpath(candidate[len("file://"):]) == expected):
+                return expected
         return None
 
-    @_translate
     def clone_image(self, context, volume, image_location, image_meta, image_service):
-        """Reflink a raw image kept by a Glance file store on the same filesystem."""
-        if (image_meta or {}).get("disk_format") != "raw":
+        """Reflink a raw image kept by a Glance file store on the same filesystem.
+
+        Only ``<ocfs2_images_dir>/<image id>``, and only after qemu-img says
+        it is raw.  Anything else, or any failure, returns ``(None, False)``:
+        Cinder then downloads the image as usual.
+        """
+        try:
+            return self._clone_image(volume, image_location, image_meta or {})
+        except Exception as exc:  # the normal download still works
+            LOG.warning("Cannot reflink image %(image)s into volume %(vol)s, downloading it "
+                        "instead: %(err)s", {"image": (image_meta or {}).get("id"),
+                                             "vol": volume.id, "err": exc})
             return None, False
-        found = self._image_file_in_pool(image_location)
-        if found is None:
+
+    def _clone_image(self, volume, image_location, image_meta: dict):
+        if image_meta.get("disk_format") != "raw" or not image_meta.get("id"):
             return None, False
-        src, src_pool = found
+        src = self._glance_image_file(image_location, str(image_meta["id"]))
+        if src is None:
+            return None, False
         dst_pool = self._pool_of(volume)
-        if src_pool.uuid != dst_pool.uuid or not dst_pool.has_refcount:
+        src_dev, dst_dev = os.stat(src).st_dev, os.stat(dst_pool.path).st_dev
+        if src_dev != dst_dev or not dst_pool.has_refcount:
             return None, False
-        if not os.path.isfile(src) or os.path.getsize(src) > volume.size * GiB:
+        info = image_utils.qemu_img_info(src, run_as_root=False)
+        if info.file_format != "raw" or info.backing_file:
+            LOG.warning("Glance image %(id)s is declared raw but qemu-img finds %(fmt)s: not "
+                        "cloning it", {"id": image_meta["id"], "fmt": info.file_format})
+            return None, False
+        if info.virtual_size > volume.size * GiB:
             return None, False
         dst = dst_pool.file(volume.name)
-        reflink.clone_atomic(src, dst, size=volume.size * GiB, mode=self._mode)
+        _native(reflink.clone_atomic)(src, dst, size=volume.size * GiB, mode=self._mode)
+        if self._thick(volume):
+            _native(volumes.allocate)(dst)
         LOG.info("Volume %(vol)s reflinked from Glance image file %(src)s",
                  {"vol": volume.id, "src": src})
-        return None, True
+        return self._fs_model(dst_pool), True
 
     # ------------------------------------------------------------ migration & retype
     @_translate
@@ -472,29 +602,56 @@ class OCFS2Driver(driver.VolumeDriver):
         cluster_name, fs_uuid, root = parts[1], parts[2], ":".join(parts[3:])
         if cluster_name != (self._cluster_name or ""):
             return False, None
-        # One of our pools, or the filesystem of another backend mounted on this node.
+        # The filesystem and subtree the destination serves, as mounted on this node: one
+        # of our pools, or the mount of another backend.
         dst_pool = self.monitor.locate(fs_uuid, root)
         if dst_pool is None:
-            LOG.info("Filesystem %(uuid)s of %(host)s is not mounted here: generic migration",
-                     {"uuid": fs_uuid, "host": host.get("host")})
+            LOG.info("Filesystem %(uuid)s (%(root)s) of %(host)s is not mounted here: "
+                     "generic migration", {"uuid": fs_uuid, "root": root,
+                                           "host": host.get("host")})
             return False, None
         src_pool = self._pool_of(volume)
-        if dst_pool.uuid == src_pool.uuid:
-            LOG.info("Migrating %s within one filesystem: nothing to copy", volume.id)
-            return True, None
-        if volume.status == "in-use" or volume.attach_status == "attached":
+        if dst_pool.uuid == src_pool.uuid and dst_pool.path == src_pool.path:
+            LOG.info("Migrating %s within one filesystem and directory: nothing to copy",
+                     volume.id)
+            return True, self._fs_model(dst_pool)
+        if self._attached(volume):
             return False, None  # let Nova move the data of an attached volume
-        if self.monitor.by_uuid(fs_uuid) is not None:
+        if self.monitor.by_uuid(fs_uuid) is dst_pool:
             dst_pool = self.monitor.require(dst_pool.name)  # one of ours: checked live
         self._move(volume, src_pool, dst_pool)
-        return True, None
+        return True, self._fs_model(dst_pool)
 
     @coordination.synchronized("{volume.id}-ocfs2")
     def _move(self, volume, src_pool, dst_pool):
         src, dst = src_pool.file(volume.name), dst_pool.file(volume.name)
-        reflink.sparse_copy(src, dst, mode=self._mode)
-        volumes.delete(src)
-        LOG.info("Moved %(src)s to %(dst)s", {"src": src, "dst": dst})
+        how = self._copy(src, dst, None, src_pool=src_pool, dst_pool=dst_pool)
+        if self._thick(volume):
+            _native(volumes.allocate)(dst)
+        _native(volumes.delete)(src)
+        LOG.info("Moved %(src)s to %(dst)s (%(how)s)", {"src": src, "dst": dst, "how": how})
+
+    def update_migrated_volume(self, ctxt, volume, new_volume, original_volume_status):
+        """After a host-assisted migration: the volume lives where the new one was made."""
+        return {"_name_id": new_volume.name_id,
+                "provider_location": new_volume.provider_location,
+                "provider_id": new_volume.provider_id}
+
+    def update_provider_info(self, volumes, snapshots):
+        """Record the filesystem UUID of volumes made before it was recorded."""
+        updates = []
+        for volume in volumes:
+            if volume.provider_id:
+                continue
+            try:
+                pool = self._pool_of(volume)
+            except exception.OCFS2Error as exc:
+                LOG.debug("Filesystem of volume %(id)s not recorded: %(err)s",
+                          {"id": volume.id, "err": exc})
+                continue
+            if pool.uuid and os.path.isfile(pool.file(volume.name)):
+                updates.append({"id": volume.id, "provider_id": pool.uuid})
+        return updates, None
 
     @_translate
     def retype(self, context, volume, new_type, diff, host):
@@ -516,16 +673,41 @@ class OCFS2Driver(driver.VolumeDriver):
 
     @coordination.synchronized("{volume.id}-ocfs2")
     def _allocate(self, volume):
-        volumes.allocate(self._path(volume))
+        _native(volumes.allocate)(self._path(volume))
 
     # ------------------------------------------------------------ manage
     def _manage_ref(self, existing_ref) -> str:
         name = (existing_ref or {}).get("source-name")
-        if not name:
+        if not name or not isinstance(name, str):
             raise cinder_exception.ManageExistingInvalidReference(
                 existing_ref=existing_ref,
                 reason="give the file as source-name, relative to the pool's mount point")
         return name
+
+    @staticmethod
+    def _owner(name: str) -> str | None:
+        """The Cinder volume or snapshot whose file ``name`` is, if it exists (a DB query)."""
+        vol_template, snap_template = _templates()
+        base = os.path.basename(name)
+        vol_id = names.id_from(base, vol_template)
+        if vol_id and volume_utils.check_already_managed_volume(vol_id):
+            return f"volume {vol_id}"
+        snap_id = names.id_from(base, snap_template)
+        if snap_id and objects.Snapshot.exists(cinder_context.get_admin_context(), snap_id):
+            return f"snapshot {snap_id}"
+        return None
+
+    def _refuse_owned(self, name: str, existing_ref) -> None:
+        owner = self._owner(name)
+        if owner is None:
+            return
+        LOG.warning("Refusing to manage %(name)s: it is the file of Cinder %(owner)s",
+                    {"name": name, "owner": owner})
+        if owner.startswith("volume"):
+            raise cinder_exception.ManageExistingAlreadyManaged(volume_ref=name)
+        raise cinder_exception.ManageExistingInvalidReference(
+            existing_ref=existing_ref,
+            reason=f"{name} is the file of Cinder {owner}; it is already managed")
 
     def _manage_pool(self, volume, existing_ref, name: str) -> filesystems.Pool:
         """The pool to manage ``name`` from.
@@ -547,40 +729,83 @@ class OCFS2Driver(driver.VolumeDriver):
         raise cinder_exception.ManageExistingInvalidReference(existing_ref=existing_ref,
                                                               reason=reason)
 
-    def manage_existing_get_size(self, volume, existing_ref):
-        name = self._manage_ref(existing_ref)
-        pool = self._manage_pool(volume, existing_ref, name)
+    @staticmethod
+    def _invalid_ref(existing_ref, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``func`` in a native thread, its refusals as ManageExistingInvalidReference."""
         try:
-            path = manage.resolve_source(pool.path, name)
-            manage.check_raw(path, name)
-            return manage.size_gib(path)
+            return _native(func)(*args, **kwargs)
         except (manage.ManageError, OSError) as exc:
             raise cinder_exception.ManageExistingInvalidReference(
                 existing_ref=existing_ref, reason=str(exc)) from exc
+
+    def manage_existing_get_size(self, volume, existing_ref):
+        name = self._manage_ref(existing_ref)
+        self._refuse_owned(name, existing_ref)
+        pool = self._manage_pool(volume, existing_ref, name)
+        return self._invalid_ref(existing_ref, manage.size_for, pool.path, name,
+                                 pool.file(volume.name), templates=_templates())
 
     @coordination.synchronized("{volume.id}-ocfs2")
     def manage_existing(self, volume, existing_ref):
         name = self._manage_ref(existing_ref)
+        self._refuse_owned(name, existing_ref)
         pool = self._manage_pool(volume, existing_ref, name)
-        try:
-            manage.adopt(pool.path, name, pool.file(volume.name), mode=self._mode)
-        except (manage.ManageError, OSError) as exc:
-            raise cinder_exception.ManageExistingInvalidReference(
-                existing_ref=existing_ref, reason=str(exc)) from exc
+        self._invalid_ref(existing_ref, manage.adopt, pool.path, name, pool.file(volume.name),
+                          mode=self._mode, templates=_templates())
+        update = self._fs_model(pool)
         if volume_utils.extract_host(volume.host, "pool") is None:
-            return {"host": volume_utils.append_host(volume.host, pool.name)}
-        return None
+            update["host"] = volume_utils.append_host(volume.host, pool.name)
+        return update
 
     def unmanage(self, volume):
         LOG.info("Unmanaged volume %(id)s; its file %(name)s stays in place",
                  {"id": volume.id, "name": volume.name})
+
+    def _snapshot_source(self, snapshot, existing_ref) -> tuple[filesystems.Pool, str]:
+        """Pool and source-name of a snapshot file of ``snapshot.volume`` to manage."""
+        name = self._manage_ref(existing_ref)
+        self._refuse_owned(name, existing_ref)
+        pool = self._pool_of(snapshot.volume)
+        path = self._invalid_ref(existing_ref, manage.resolve_source, pool.path, name,
+                                 templates=_templates())
+        origin = manage.get_origin(path)
+        if origin is not None and origin != snapshot.volume.name:
+            raise cinder_exception.ManageExistingInvalidReference(
+                existing_ref=existing_ref, reason=(
+                    f"{name} is a snapshot of {origin}, not of volume {snapshot.volume_id} "
+                    f"({snapshot.volume.name}); manage it for the volume it came from"))
+        return pool, name
+
+    def manage_existing_snapshot_get_size(self, snapshot, existing_ref):
+        pool, name = self._snapshot_source(snapshot, existing_ref)
+        return self._invalid_ref(existing_ref, manage.size_for, pool.path, name,
+                                 pool.file(snapshot.name), templates=_templates())
+
+    @coordination.synchronized("{snapshot.volume_id}-ocfs2")
+    def manage_existing_snapshot(self, snapshot, existing_ref):
+        """A snapshot file (a reflink of the volume) becomes the Cinder snapshot."""
+        pool, name = self._snapshot_source(snapshot, existing_ref)
+        self._invalid_ref(existing_ref, manage.adopt, pool.path, name,
+                          pool.file(snapshot.name), mode=self._mode & 0o444,
+                          templates=_templates())
+        return None
+
+    def unmanage_snapshot(self, snapshot):
+        LOG.info("Unmanaged snapshot %(id)s; its file %(name)s stays in place",
+                 {"id": snapshot.id, "name": snapshot.name})
 
     def _manageable(self, known, snapshots, marker, limit, offset, sort_keys, sort_dirs):
         entries = []
         for pool in self.monitor.pools.values():
             if not pool.up:
                 continue
-            for entry in manage.list_manageable(pool.path, known, snapshots=snapshots):
+            # Which files belong to Cinder (any backend): asked here, on the hub.
+            listed = _native(os.listdir)(pool.path)
+            owners = {n: o for n in listed
+                      if names.is_cinder_name(n, _templates()) and (o := self._owner(n))}
+            for entry in _native(manage.list_manageable)(
+                    pool.path, known, snapshots=snapshots, templates=_templates(),
+                    owner=owners.get):
                 entry["extra_info"] = {**(entry.get("extra_info") or {}), "pool": pool.name}
                 entries.append(entry)
         return volume_utils.paginate_entries_list(entries, marker, limit, offset,

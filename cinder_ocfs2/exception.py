@@ -51,3 +51,16 @@ class VolumeFileError(OCFS2Error):
 
 class InvalidPath(OCFS2Error):
     message = "%(path)s is not allowed: %(reason)s"
+
+
+class FilesystemMissing(OCFS2Error):
+    message = ("%(what)s is on OCFS2 filesystem %(uuid)s, which is not mounted here (this "
+               "node's pools: %(known)s); mount that disk under the mount point base on "
+               "this node (a relabelled filesystem keeps its UUID) and retry")
+
+
+class TornCopy(OCFS2Error):
+    message = ("refusing to copy %(path)s while it is attached: %(why)s, and a plain copy of "
+               "a disk the guest is still writing is not a point in time. Detach the volume "
+               "first, or enable reflinks on its filesystem (unmount it on every node, then "
+               "tunefs.ocfs2 --fs-features=refcount DEVICE)")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import shlex
 import subprocess
 from collections.abc import Callable, Sequence
@@ -90,3 +91,33 @@ def run(argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT, check: bool = 
     if check and not result.ok:
         raise CommandError(full, result.returncode, result.stdout, result.stderr)
     return result
+
+
+#: Transports that join their command arguments into one string for the remote
+#: login shell to parse again (``ssh host a b`` runs ``sh -c 'a b'`` over there).
+REMOTE_SHELL_TRANSPORTS = frozenset({"ssh", "rsh", "slogin", "autossh"})
+
+
+def through_remote_shell(prefix: Sequence[str]) -> bool:
+    """Whether ``prefix`` hands its command to a remote shell (``ssh root@node2``,
+    also behind wrappers such as ``sudo ssh ...``/``sshpass -e ssh ...``).
+
+    Prefixes that pass an argv on (``python -m lab exec node2``, ``docker exec
+    c``, ``ip netns exec ns``, ``sudo``) do not.  The prefix itself never goes
+    through a local shell: :func:`run` runs it as an argv.
+    """
+    return any(os.path.basename(word) in REMOTE_SHELL_TRANSPORTS for word in prefix)
+
+
+def behind(prefix: Sequence[str], argv: Sequence[str]) -> list[str]:
+    """The argv that runs exactly ``argv`` on the other side of ``prefix``.
+
+    Behind a remote shell transport each word of ``argv`` is
+    :func:`shlex.quote`-d, so paths with spaces or ``;`` arrive intact instead
+    of being split or run; the prefix is kept as given (``ssh node2 sudo`` still
+    runs ``sudo`` there).  Other prefixes get the words unchanged.
+    """
+    words = list(argv)
+    if through_remote_shell(prefix):
+        words = [shlex.quote(word) for word in words]
+    return [*prefix, *words]

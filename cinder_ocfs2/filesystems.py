@@ -109,6 +109,22 @@ def check_mount(path: str, mounts: Sequence[mountinfo.Mount],
     return mount, None
 
 
+#: Characters Cinder gives a meaning in host strings (``host@backend#pool``).
+RESERVED_CHARS = "#@"
+
+
+def name_problem(name: str, source: str = "label") -> str | None:
+    """Why ``name`` cannot be a pool name (``extract_host`` splits on # and @), or None."""
+    bad = "".join(c for c in RESERVED_CHARS if c in name)
+    if not bad:
+        return None
+    fix = ("relabel the filesystem (tunefs.ocfs2 -L NEWLABEL DEVICE) or set "
+           "ocfs2_pool_name=directory" if source == "label" else
+           "rename its mount directory")
+    return (f"pool name {name!r} contains {' and '.join(repr(c) for c in bad)}, which Cinder "
+            f"uses in host strings (host@backend#pool); {fix}")
+
+
 def pool_name(path: str, info: fsinfo.FsInfo | None, source: str = "label") -> str:
     """The label (when asked for and set), else the mount directory's name."""
     if source == "label" and info is not None and info.label:
@@ -143,6 +159,8 @@ class PoolMonitor:
         self._states: dict[str, tuple[str, str | None]] = {}  # name -> (state, problem)
         self.pools: dict[str, Pool] = {}
         self.cluster_problem: str | None = None
+        self._duplicates: dict[str, str] = {}  # pool name -> why it is down
+        self.refused: list[Pool] = []  # filesystems of a duplicate name, not served
 
     # -- discovery -----------------------------------------------------
     def candidates(self, mounts: Sequence[mountinfo.Mount]) -> list[str]:
@@ -179,6 +197,9 @@ class PoolMonitor:
         name = (pool_name(path, info, self.name_source) if info is not None
                 else self._names.get(path) or pool_name(path, None))
         self._names[path] = name
+        problem = problem or name_problem(name, self.name_source)
+        if problem is None and name in self._duplicates:
+            problem = self._duplicates[name]
         return Pool(name=name, path=path, state=DOWN if problem else UP, problem=problem,
                     uuid=info.uuid if info else None, label=info.label if info else None,
                     info=info, mount=mount)
@@ -195,10 +216,16 @@ class PoolMonitor:
         return getattr(state, "problem", None) or "the o2cb cluster is not online"
 
     def refresh(self) -> dict[str, Pool]:
-        """Re-discover and re-check every pool; log only state changes."""
+        """Re-discover and re-check every pool; log only state changes.
+
+        Two filesystems that would have the same pool name are both refused
+        (the pool is reported down, naming both): serving either one would
+        let two nodes resolve one volume to two different files.
+        """
         mounts = self._read_mounts()
         self.cluster_problem = self._cluster_problem()
-        pools: dict[str, Pool] = {}
+        self._duplicates = {}
+        checked: list[Pool] = []
         seen_uuids: dict[str, str] = {}
         for path in self.candidates(mounts):
             pool = self._check(path, mounts, self.cluster_problem)
@@ -207,18 +234,30 @@ class PoolMonitor:
                             "%(path)s; serving it once, from %(first)s",
                             {"uuid": pool.uuid, "first": seen_uuids[pool.uuid], "path": path})
                 continue
-            if pool.name in pools:
-                other = pools[pool.name]
-                LOG.warning("Two OCFS2 filesystems at %(a)s and %(b)s would both be pool "
-                            "%(name)s; relabel one (tunefs.ocfs2 -L) or set "
-                            "ocfs2_pool_name=directory. Serving %(a)s only.",
-                            {"a": other.path, "b": path, "name": pool.name})
-                continue
             if pool.uuid:
                 seen_uuids[pool.uuid] = path
-            pools[pool.name] = pool
+            checked.append(pool)
+        by_name: dict[str, list[Pool]] = {}
+        for pool in checked:
+            by_name.setdefault(pool.name, []).append(pool)
+        pools: dict[str, Pool] = {}
+        refused: list[Pool] = []
+        for name, same in by_name.items():
+            # An unmounted leftover directory never outranks a mounted filesystem.
+            same = [p for p in same if p.uuid] or same[:1]
+            pool = same[0]
+            if len(same) > 1:
+                where = ", ".join(f"{p.path} ({p.uuid or 'unidentified'})" for p in same)
+                reason = (f"{len(same)} filesystems would all be pool {name}: {where}; "
+                          "relabel all but one (tunefs.ocfs2 -L) or set "
+                          "ocfs2_pool_name=directory")
+                self._duplicates[name] = reason
+                pool = dataclasses.replace(pool, state=DOWN, problem=reason)
+                refused += [dataclasses.replace(p, state=DOWN, problem=reason)
+                            for p in same[1:]]
+            pools[name] = pool
             self._log_change(pool)
-        self.pools = pools
+        self.pools, self.refused = pools, refused
         return pools
 
     def _log_change(self, pool: Pool) -> None:
@@ -238,7 +277,8 @@ class PoolMonitor:
 
     # -- lookups -------------------------------------------------------
     def by_uuid(self, uuid: str) -> Pool | None:
-        for pool in self.pools.values():
+        """The pool (or refused duplicate, down) of filesystem ``uuid``."""
+        for pool in [*self.pools.values(), *self.refused]:
             if pool.uuid == uuid:
                 return pool
         return None
@@ -253,7 +293,7 @@ class PoolMonitor:
         become one of our pools.
         """
         pool = self.by_uuid(uuid)
-        if pool is not None:
+        if pool is not None and pool.mount is not None and pool.mount.root == root:
             return pool
         mounts = self._read_mounts()
         for mount in mounts:

@@ -23,8 +23,19 @@ and refuses, each with its own message:
 - symbolic links anywhere on the way (they can point outside the pool);
 - directories, devices, FIFOs and sockets (a volume is a regular file);
 - files on another filesystem mounted inside the pool;
-- files with other hard links (the other name would share the volume);
-- this project's own temporary files (``.tmp-*``).
+- files with other hard links (the other name would share the volume),
+  except the one an interrupted :func:`adopt` left at its target;
+- this project's own temporary files (``volumes.is_temp_name``);
+- the files of existing Cinder volumes and snapshots: Cinder-named
+  (:mod:`cinder_ocfs2.names`) files whose id the caller's ``owner``
+  callback finds in Cinder.
+
+:func:`check_raw` accepts only raw volumes, as oslo.utils' format
+inspector (what Cinder, Nova and Glance use) sees them: raw bytes, a LUKS
+container (an encrypted volume), a partitioned disk; never qcow2, vmdk or
+another container, and never an image that fails the inspector's safety
+checks.  :func:`adopt` (and :func:`size_for`, its size query) then takes
+the file over for a volume or a snapshot.
 
 :func:`list_manageable` returns entries in the format Cinder's
 ``get_manageable_volumes``/``get_manageable_snapshots`` expect (the driver
@@ -44,32 +55,31 @@ import errno
 import logging
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
-from cinder_ocfs2 import reflink, volumes
+from oslo_utils.imageutils import format_inspector
+
+from cinder_ocfs2 import names, volumes
 
 LOG = logging.getLogger(__name__)
 
 GiB = 1 << 30
-VOLUME_PREFIX = "volume-"
-SNAPSHOT_PREFIX = "snapshot-"
 
 #: Extended attribute naming the file a snapshot was taken from.
 ORIGIN_XATTR = "user.cinder_ocfs2.origin"
 
-#: (offset, magic, format) of image containers that are NOT raw volumes.
-_MAGICS = (
-    (0, b"QFI\xfb", "qcow2"),
-    (0, b"QED\x00", "qed"),
-    (0, b"KDMV", "vmdk"),
-    (0, b"# Disk DescriptorFile", "vmdk"),
-    (0, b"vhdxfile", "vhdx"),
-    (0, b"conectix", "vpc"),
-    (0x40, b"\x7f\x10\xda\xbe", "vdi"),
-)
-#: Raw volumes whose content has a recognisable header (still raw).
-_RAW_HEADERS = ((0, b"LUKS\xba\xbe", "raw (LUKS encrypted)"),)
-_SNIFF = 512
+#: Formats whose bytes are the volume's bytes (qemu-img reads them as raw):
+#: LUKS is how Cinder stores an encrypted volume; "gpt" is the inspector's
+#: name for any disk with an MBR or GPT partition table, "iso" for ISO 9660.
+RAW_FORMATS = frozenset({"raw", "luks", "gpt", "iso"})
+
+#: Safety checks that say nothing about a raw volume: LUKS version 2 is what
+#: Cinder's luks2 encryption provider writes (opened by cryptsetup).
+_IGNORED_CHECKS = {"luks": frozenset({"version"})}
+
+#: ``owner(file_name)``: "volume <id>" or "snapshot <id>" when that Cinder
+#: object exists, else None (the driver asks the Cinder database).
+Owner = Callable[[str], str | None]
 
 
 class ManageError(ValueError):
@@ -108,14 +118,26 @@ def _split(pool_root: str, source_name: object) -> list[str]:
     return parts
 
 
-def resolve_source(pool_root: str | os.PathLike[str], source_name: object) -> str:
-    """Absolute path of ``source_name`` inside ``pool_root``, after every check.
+def _owned(shown: str, last: str, templates: Sequence[str], owner: Owner | None) -> None:
+    """Refuse the file of an existing Cinder volume or snapshot."""
+    if owner is None or not names.is_cinder_name(last, templates):
+        return
+    desc = owner(last)
+    if desc:
+        raise ManageError(f"{shown} is the file of Cinder {desc}; it is already managed: "
+                          f"use {desc} itself, or unmanage it in Cinder first to take the "
+                          f"file over")
 
-    Raises :class:`ManageError` naming the problem (see the module doc).
-    """
+
+def _resolve(pool_root: str | os.PathLike[str], source_name: object,
+             templates: Sequence[str], owner: Owner | None,
+             target: str | os.PathLike[str] | None = None) -> tuple[str, bool]:
+    """(absolute path, True if a crashed :func:`adopt` left it linked as ``target``)."""
     root = os.path.abspath(os.fspath(pool_root))
     parts = _split(root, source_name)
     shown = "/".join(parts)
+    path = os.path.join(root, *parts)
+    other = None if target is None else os.path.abspath(os.fspath(target))
     try:
         fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except FileNotFoundError as exc:
@@ -149,27 +171,84 @@ def resolve_source(pool_root: str | os.PathLike[str], source_name: object) -> st
         if not stat.S_ISREG(st.st_mode):
             raise ManageError(f"{shown} is {_kind(st.st_mode)}; only regular files can "
                               f"be managed as volumes")
-        if st.st_nlink > 1:
+        _owned(shown, parts[-1], templates, owner)
+        linked = (st.st_nlink == 2 and other is not None and other != path
+                  and _same_inode(st, other))
+        if st.st_nlink > 1 and not linked:
             raise ManageError(f"{shown} has {st.st_nlink} hard links; another name would "
                               f"share the volume's data: remove the other links first")
-        if reflink.is_temp_name(parts[-1]):
+        if volumes.is_temp_name(parts[-1]):
             raise ManageError(f"{shown} is a temporary file of an operation in progress")
     finally:
         os.close(fd)
-    path = os.path.join(root, *parts)
     if os.path.realpath(path) != os.path.join(os.path.realpath(root), *parts):
         raise ManageError(f"{shown} resolves outside the pool {root}")
-    return path
+    return path, linked
+
+
+def _same_inode(st: os.stat_result, other: str) -> bool:
+    try:
+        ost = os.lstat(other)  # a symbolic link to the source is not a second name
+    except OSError:
+        return False
+    return (ost.st_dev, ost.st_ino) == (st.st_dev, st.st_ino)
+
+
+def resolve_source(pool_root: str | os.PathLike[str], source_name: object, *,
+                   templates: Sequence[str] = names.DEFAULT_TEMPLATES,
+                   owner: Owner | None = None) -> str:
+    """Absolute path of ``source_name`` inside ``pool_root``, after every check.
+
+    ``templates`` are Cinder's ``(volume_name_template, snapshot_name_template)``;
+    a file so named whose ``owner`` (see :data:`Owner`) exists in Cinder is
+    refused.  Raises :class:`ManageError` naming the problem (see the module doc).
+    """
+    return _resolve(pool_root, source_name, templates, owner)[0]
+
+
+# ------------------------------------------------------------------- format
+
+def _unsafe(inspector: format_inspector.FileInspector) -> str | None:
+    """Why the inspector finds the image unsafe, or None."""
+    try:
+        inspector.safety_check()
+    except format_inspector.SafetyCheckFailed as exc:
+        ignored = _IGNORED_CHECKS.get(str(inspector), frozenset())
+        failed = {k: v for k, v in exc.failures.items() if k not in ignored}
+        return "; ".join(f"{k}: {v}" for k, v in sorted(failed.items())) or None
+    except format_inspector.ImageFormatError as exc:
+        return str(exc)
+    return None
+
+
+def inspect_image(path: str | os.PathLike[str],
+                  shown: str | None = None) -> tuple[str, str | None]:
+    """(format name, reason it is unsafe or None), from oslo.utils' format inspector.
+
+    The name is the inspector's (and qemu-img's): "raw", "qcow2", "vmdk",
+    "luks", "gpt" (a raw disk with a partition table)...
+    """
+    shown = shown or os.fspath(path)
+    # The inspector logs ERRORs about every format a raw file is not (a "VMDK
+    # descriptor" that is not ASCII...): what matters becomes our message instead.
+    inspector_log = logging.getLogger(format_inspector.__name__)
+    quiet, inspector_log.disabled = inspector_log.disabled, True
+    try:
+        inspector = format_inspector.detect_file_format(os.fspath(path))
+    except format_inspector.ImageFormatError as exc:
+        raise ManageError(f"cannot tell the image format of {shown} ({exc}); check it "
+                          f"with `qemu-img info {shown}`") from exc
+    finally:
+        inspector_log.disabled = quiet
+    if inspector is None:
+        raise ManageError(f"cannot tell the image format of {shown}; check it with "
+                          f"`qemu-img info {shown}`")
+    return str(inspector), _unsafe(inspector)
 
 
 def image_format(path: str | os.PathLike[str]) -> str:
-    """``"raw"`` unless the file starts with a known image container header."""
-    with open(path, "rb") as f:
-        head = f.read(_SNIFF)
-    for offset, magic, name in _MAGICS + _RAW_HEADERS:
-        if head[offset:offset + len(magic)] == magic:
-            return name
-    return "raw"
+    """The format the inspector detects: "raw", "qcow2", "vmdk", "luks", ..."""
+    return inspect_image(path)[0]
 
 
 def size_gib(path: str | os.PathLike[str]) -> int:
@@ -178,41 +257,81 @@ def size_gib(path: str | os.PathLike[str]) -> int:
 
 
 def check_raw(path: str | os.PathLike[str], shown: str | None = None) -> str:
-    """Raise :class:`ManageError` unless ``path`` holds a raw volume; return its format."""
-    fmt = image_format(path)
-    if not fmt.startswith("raw"):
-        shown = shown or os.fspath(path)
+    """Raise :class:`ManageError` unless ``path`` holds a safe raw volume; return its format.
+
+    A LUKS container (an encrypted volume) is raw, and so is a disk with a
+    partition table ("gpt") or an ISO 9660 filesystem ("iso").
+    """
+    shown = shown or os.fspath(path)
+    fmt, unsafe = inspect_image(path, shown)
+    if fmt not in RAW_FORMATS:
+        careful = (f"; careful, it fails the {fmt} safety checks ({unsafe}), so inspect it "
+                   f"with `qemu-img info {shown}` before converting it" if unsafe else "")
         raise ManageError(f"{shown} is a {fmt} image, not a raw volume; convert it first: "
-                          f"qemu-img convert -O raw {shown} {shown}.raw")
+                          f"qemu-img convert -O raw {shown} {shown}.raw{careful}")
+    if unsafe:
+        raise ManageError(f"{shown} looks like a {fmt} disk but fails its safety checks "
+                          f"({unsafe}); inspect it with `qemu-img info {shown}` and repair "
+                          f"or re-create it before managing it")
     return fmt
 
 
+# -------------------------------------------------------------------- adopt
+
+def size_for(pool_root: str | os.PathLike[str], source_name: object,
+             target: str | os.PathLike[str], *,
+             templates: Sequence[str] = names.DEFAULT_TEMPLATES,
+             owner: Owner | None = None) -> int:
+    """Size in GiB that :func:`adopt` of ``source_name`` as ``target`` will report.
+
+    Checks what :func:`adopt` checks, and tolerates the same half-done state:
+    ``source_name`` also linked as ``target`` by an adopt that crashed.
+    """
+    src, _ = _resolve(pool_root, source_name, templates, owner, target)
+    check_raw(src, str(source_name))
+    return size_gib(src)
+
+
 def adopt(pool_root: str | os.PathLike[str], source_name: object,
-          target: str | os.PathLike[str], *, mode: int | None = None) -> int:
+          target: str | os.PathLike[str], *, mode: int | None = None,
+          templates: Sequence[str] = names.DEFAULT_TEMPLATES,
+          owner: Owner | None = None) -> int:
     """Manage ``source_name``: check it, grow it to whole GiB, rename it to ``target``.
 
-    ``target`` (the volume's file, normally in the pool root) must not exist
-    unless it already is the source.  The file is grown before the rename,
-    so a retry after a crash finds the source again.  Returns the size in
-    GiB, as :func:`size_gib` would.
+    ``target`` (the volume's or snapshot's file, normally in the pool root)
+    must not exist unless it already is the source: the file itself, or a
+    second hard link left by an adopt that crashed between linking
+    ``target`` and unlinking ``source_name``, which this call finishes.
+    The file is grown and its ``mode`` set (a snapshot's may be read-only)
+    before the rename, so a retry after a crash finds the source again.
+    ``templates``/``owner`` refuse files of existing Cinder volumes and
+    snapshots (:func:`resolve_source`).  Returns the size in GiB, as
+    :func:`size_gib` would.
     """
-    src = resolve_source(pool_root, source_name)
+    src, linked = _resolve(pool_root, source_name, templates, owner, target)
     target = os.fspath(target)
     check_raw(src, str(source_name))
     size = size_gib(src)
-    volumes.grow_to(src, size * GiB)
     if mode is not None:
+        os.chmod(src, mode | stat.S_IWUSR)  # growing needs write access
+    volumes.grow_to(src, size * GiB)
+    if mode is not None and not mode & stat.S_IWUSR:
         os.chmod(src, mode)
     if os.path.abspath(target) != src:
-        try:
-            os.link(src, target)  # atomic, never replaces an existing file
-        except FileExistsError as exc:
-            raise ManageError(f"cannot manage {source_name}: {target} already exists") from exc
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-            raise ManageError(f"cannot manage {source_name}: {target} is on another "
-                              f"filesystem") from exc
+        if linked:
+            LOG.info("Finishing an interrupted manage of %(src)s: %(dst)s is already "
+                     "linked to it", {"src": src, "dst": target})
+        else:
+            try:
+                os.link(src, target)  # atomic, never replaces an existing file
+            except FileExistsError as exc:
+                raise ManageError(f"cannot manage {source_name}: {target} already exists; "
+                                  f"it is another file: remove or rename it first") from exc
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                raise ManageError(f"cannot manage {source_name}: {target} is on another "
+                                  f"filesystem; manage it from the pool that holds it") from exc
         os.unlink(src)
         volumes.fsync_dir(os.path.dirname(target) or ".")
         if os.path.dirname(src) != os.path.dirname(target):
@@ -222,10 +341,16 @@ def adopt(pool_root: str | os.PathLike[str], source_name: object,
     return size
 
 
+# ------------------------------------------------------------------ origins
+
 def get_origin(path: str | os.PathLike[str]) -> str | None:
-    """The source file name recorded on a snapshot file, if any."""
+    """The volume file name recorded on a snapshot file (:func:`set_origin`), if any.
+
+    A snapshot came from volume file ``v`` when this equals ``os.path.basename(v)``;
+    hard links (:func:`adopt`) keep it.
+    """
     try:
-        return os.getxattr(path, ORIGIN_XATTR, follow_symlinks=False).decode()
+        return os.fsdecode(os.getxattr(path, ORIGIN_XATTR, follow_symlinks=False)) or None
     except OSError:
         return None
 
@@ -233,7 +358,7 @@ def get_origin(path: str | os.PathLike[str]) -> str | None:
 def set_origin(path: str | os.PathLike[str], origin: str) -> bool:
     """Record on a snapshot file the name of its volume file (best effort)."""
     try:
-        os.setxattr(path, ORIGIN_XATTR, os.path.basename(origin).encode(),
+        os.setxattr(path, ORIGIN_XATTR, os.fsencode(os.path.basename(origin)),
                     follow_symlinks=False)
         return True
     except OSError as exc:
@@ -241,7 +366,18 @@ def set_origin(path: str | os.PathLike[str], origin: str) -> bool:
         return False
 
 
-def _entry(root: str, name: str, managed: Mapping[str, str], snapshot: bool) -> dict:
+# ------------------------------------------------------------------ listing
+
+def _cinder_id(name: str, templates: Sequence[str]) -> str | None:
+    for template in templates:
+        found = names.id_from(name, template)
+        if found:
+            return found
+    return None
+
+
+def _entry(root: str, name: str, managed: Mapping[str, str], snapshot: bool,
+           templates: Sequence[str], owner: Owner | None) -> dict:
     path = os.path.join(root, name)
     entry: dict = {"reference": {"source-name": name}, "size": 0,
                    "safe_to_manage": False, "reason_not_safe": None,
@@ -255,6 +391,12 @@ def _entry(root: str, name: str, managed: Mapping[str, str], snapshot: bool) -> 
             entry["size"] = -(-st.st_size // GiB)
         if entry["cinder_id"]:
             entry["reason_not_safe"] = "already managed"
+            return entry
+        cinder_id = _cinder_id(name, templates)
+        desc = owner(name) if owner is not None and cinder_id else None
+        if desc:
+            entry["cinder_id"] = cinder_id
+            entry["reason_not_safe"] = f"already managed by Cinder as {desc}"
             return entry
         resolve_source(root, name)
         fmt = check_raw(path, name)
@@ -272,27 +414,32 @@ def _entry(root: str, name: str, managed: Mapping[str, str], snapshot: bool) -> 
 
 def list_manageable(pool_root: str | os.PathLike[str], managed: Mapping[str, str], *,
                     snapshots: bool = False,
-                    snapshot_prefix: str = SNAPSHOT_PREFIX) -> list[dict]:
+                    templates: Sequence[str] = names.DEFAULT_TEMPLATES,
+                    owner: Owner | None = None) -> list[dict]:
     """Files directly in ``pool_root``, as Cinder manageable-resource entries.
 
-    ``managed`` maps file names to the Cinder id that owns them (those are
-    listed as already managed).  With ``snapshots=False`` every file except
-    snapshot files (``snapshot_prefix``) is listed; with ``snapshots=True``
-    only snapshot files, with ``source_reference`` from :data:`ORIGIN_XATTR`.
-    Temporary files, hidden files and directories are skipped.
+    ``templates`` are Cinder's ``(volume_name_template, snapshot_name_template)``.
+    With ``snapshots=False`` every file except snapshot files (named by the
+    snapshot template) is listed; with ``snapshots=True`` only snapshot
+    files, with ``source_reference`` from :data:`ORIGIN_XATTR`.  Files that
+    belong to Cinder are listed as not safe to manage, with their
+    ``cinder_id``: those ``managed`` maps (file name -> id) and Cinder-named
+    files whose ``owner`` exists.  Our temporary files, hidden files and
+    directories are skipped.
     """
     root = os.path.abspath(os.fspath(pool_root))
+    snapshot_template = templates[1]
     entries = []
     with os.scandir(root) as it:
         for de in it:
             name = de.name
-            if reflink.is_temp_name(name) or name.startswith("."):
+            if volumes.is_temp_name(name) or name.startswith("."):
                 continue
             with contextlib.suppress(OSError):
                 if de.is_dir(follow_symlinks=False):
                     continue
-            if name.startswith(snapshot_prefix) != snapshots:
+            if (names.id_from(name, snapshot_template) is not None) != snapshots:
                 continue
-            entries.append(_entry(root, name, managed, snapshots))
+            entries.append(_entry(root, name, managed, snapshots, templates, owner))
     entries.sort(key=lambda e: e["reference"]["source-name"])
     return entries

@@ -351,5 +351,6 @@ def apply(plan: Plan, prefixes: Mapping[str, Sequence[str]], *,
     for i, step in enumerate(plan.steps, 1):
         if progress:
             progress(i, len(plan.steps), step)
-        results.append(executor.run([*prefixes[step.node], *step.argv], timeout=timeout))
+        results.append(executor.run(executor.behind(prefixes[step.node], step.argv),
+                                    timeout=timeout))
     return results

@@ -48,10 +48,18 @@ ocfs2_opts = [
                      "compute hosts see the filesystems at another path than the "
                      "cinder-volume container, e.g. "
                      "/var/lib/cinder/ocfs2:/var/opt/mnt/ocfs2"),
+    cfg.StrOpt("ocfs2_images_dir",
+               help="The Glance file store's directory (its filesystem_store_datadir) as "
+                    "this service sees it, when it is on one of the pools' OCFS2 "
+                    "filesystems. A volume created from a raw image kept there is then a "
+                    "reflink of the image file <dir>/<image id> (instant, no download). "
+                    "Unset: images are always downloaded."),
     cfg.BoolOpt("ocfs2_sparse_copy_fallback", default=True,
                 help="When a reflink is impossible (another filesystem, or a filesystem "
                      "without the refcount feature) fall back to a sparse copy. If False "
-                     "such operations fail instead."),
+                     "such operations fail instead. A point-in-time copy of an attached "
+                     "volume (snapshot, backup, upload) never falls back: a copy of a "
+                     "disk the guest is writing would be torn, so it is refused."),
     cfg.IntOpt("ocfs2_temp_file_max_age", default=86400, min=600,
                help="Seconds after which an orphaned temporary file (.tmp-*) left by an "
                     "interrupted operation is removed at setup and stats time."),

@@ -91,13 +91,8 @@ class ReflinkUnsupported(ReflinkError):
 
 # ---------------------------------------------------------------- temp names
 
-def is_temp_name(name: str) -> bool:
-    """True for ``.tmp-<name>-<hex>`` names (``volumes.temp_path``; orphans)."""
-    base = os.path.basename(name)
-    if not base.startswith(volumes.TEMP_PREFIX):
-        return False
-    _, _, suffix = base.rpartition("-")
-    return 12 <= len(suffix) <= 32 and all(c in "0123456789abcdef" for c in suffix)
+#: ``.tmp-<name>-<12 hex>`` exactly (``volumes.temp_path``; orphans).
+is_temp_name = volumes.is_temp_name
 
 
 # ------------------------------------------------------------------- reflink

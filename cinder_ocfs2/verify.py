@@ -38,6 +38,7 @@ import mmap
 import os
 import re
 import shutil
+import stat
 import struct
 import time
 import zlib
@@ -180,6 +181,14 @@ def builtin_write(path: str, size: int, *, bs: int = DEFAULT_BS, seed: int | Non
     """Write the pattern to ``path`` (a temp name, fsync, rename); return (seed, report)."""
     if size % bs or size <= 0:
         raise VerifyError(f"size {size} must be a positive multiple of the block size {bs}")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = stat.S_IFREG
+    if not stat.S_ISREG(mode):
+        # the temp file would be renamed over the device node, not written to the device
+        raise VerifyError(f"{path} is not a regular file: the builtin engine writes (and "
+                          f"renames) regular files only; use the fio engine for a block device")
     seed = seed if seed is not None else int.from_bytes(os.urandom(8), "little") >> 1
     directory, name = os.path.split(os.path.abspath(path))
     tmp = os.path.join(directory, f".tmp-{name}-{os.getpid()}")

@@ -14,9 +14,11 @@
 """Volume file operations: atomic, idempotent, never world-writable.
 
 New content is built under a recognisable temporary name in the same
-directory (``.tmp-<name>-<hex>``), fsynced, then renamed into place, so a
-crash leaves either the old file or the new one plus an orphan that
-:func:`cleanup_orphans` removes later.
+directory (``.tmp-<name>-<12 hex digits>``, :func:`temp_path`), fsynced,
+then renamed into place, so a crash leaves either the old file or the new
+one plus an orphan that :func:`cleanup_orphans` removes later.  Only names
+of exactly that shape (:func:`is_temp_name`) are ever swept: another
+tool's ``.tmp-notes`` is not ours to delete.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import stat
 import time
 import uuid
@@ -34,22 +37,32 @@ from cinder_ocfs2 import exception
 LOG = logging.getLogger(__name__)
 
 TEMP_PREFIX = ".tmp-"
+_TEMP_HEX = 12
+_TEMP_RE = re.compile(rf"{re.escape(TEMP_PREFIX)}.+-[0-9a-f]{{{_TEMP_HEX}}}", re.DOTALL)
 
 
 def parse_mode(text: str | int) -> int:
-    """``"0660"`` -> 0o660; refuses world-writable modes (never ugo+rw)."""
+    """``"0660"`` -> 0o660; the service must read and write it, others never write."""
     mode = text if isinstance(text, int) else int(str(text), 8)
     if mode & ~0o777:
-        raise ValueError(f"mode {mode:o} has bits outside 0777")
+        raise ValueError(f"mode {mode:o} has bits outside 0777; use 0660 or 0600")
     if mode & stat.S_IWOTH:
         raise ValueError(f"mode {mode:04o} is world-writable; use 0660 or 0600")
+    if mode & (stat.S_IRUSR | stat.S_IWUSR) != stat.S_IRUSR | stat.S_IWUSR:
+        raise ValueError(f"mode {mode:04o} does not let the owner (the volume service) "
+                         f"read and write its volumes; use 0660 or 0600")
     return mode
 
 
 def temp_path(final: str) -> str:
-    """A fresh temp name beside ``final``: ``dir/.tmp-<name>-<hex>``."""
+    """A fresh temp name beside ``final``: ``dir/.tmp-<name>-<12 hex>``."""
     head, tail = os.path.split(final)
-    return os.path.join(head, f"{TEMP_PREFIX}{tail}-{uuid.uuid4().hex[:12]}")
+    return os.path.join(head, f"{TEMP_PREFIX}{tail}-{uuid.uuid4().hex[:_TEMP_HEX]}")
+
+
+def is_temp_name(name: str) -> bool:
+    """True for exactly the names :func:`temp_path` makes (a path's last component)."""
+    return _TEMP_RE.fullmatch(os.path.basename(name)) is not None
 
 
 def fsync_dir(dirpath: str) -> None:
@@ -117,6 +130,22 @@ def create(path: str, size: int, *, mode: int = 0o660, thick: bool = False) -> N
         publish(tmp, path, replace=False)
 
 
+def seal(path: str, size: int, *, mode: int, thick: bool = False) -> None:
+    """Make a freshly built ``path`` ready to publish: grown to ``size`` bytes
+    (never shrunk), ``mode``, allocated if ``thick``, and fsynced."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        current = os.fstat(fd).st_size
+        if current < size:
+            os.ftruncate(fd, size)
+        os.fchmod(fd, mode)
+        if thick:
+            _allocate(fd, 0, max(size, current))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def extend(path: str, new_size: int, *, thick: bool = False) -> None:
     """Grow ``path`` to ``new_size`` bytes (in place: one truncate is atomic)."""
     try:
@@ -172,7 +201,7 @@ def set_mode(path: str, mode: int) -> None:
 
 
 def cleanup_orphans(dirpath: str, max_age: float, now: float | None = None) -> list[str]:
-    """Remove ``.tmp-*`` files in ``dirpath`` older than ``max_age`` seconds."""
+    """Remove our temp files (:func:`is_temp_name`) older than ``max_age`` seconds."""
     now = time.time() if now is None else now
     removed = []
     try:
@@ -180,7 +209,7 @@ def cleanup_orphans(dirpath: str, max_age: float, now: float | None = None) -> l
     except FileNotFoundError:
         return removed
     for entry in entries:
-        if not entry.name.startswith(TEMP_PREFIX):
+        if not is_temp_name(entry.name):
             continue
         try:
             st = entry.stat(follow_symlinks=False)

@@ -122,6 +122,7 @@ def node_conf(node: Node, glance_endpoint: str) -> str:
         "glance_endpoint": glance_endpoint, "backends": ",".join(config.BACKENDS),
         "backup_dir": backup_dir(), "coordination_url": config.coordination_url(),
         "mount_root": config.MOUNT_ROOT, "mount_root_b": backend_b_root(),
+        "images_dir": glance_store_dir(),
         "project_id": config.PROJECT_ID, "user_id": config.USER_ID,
     }
     return (config.TEMPLATES / "cinder-node.conf").read_text().format(**values)

@@ -75,7 +75,8 @@ def add_peer_args(parser: argparse.ArgumentParser) -> None:
         "--peer", action="append", type=peer, default=[], metavar="NAME=PREFIX",
         help="another cluster node and the command prefix that runs commands on it, "
              "e.g. --peer node2='ssh root@node2' (repeat per node; NAME= with an empty "
-             "prefix is this machine)")
+             "prefix is this machine; behind ssh/rsh the remote command's arguments are "
+             "shell-quoted)")
     parser.add_argument(
         "--remote-cli", default=os.environ.get("CINDER_OCFS2_REMOTE_CLI", DEFAULT_REMOTE_CLI),
         help="how to run cinder-ocfs2 behind a peer prefix (default: %(default)s; env "
@@ -86,14 +87,23 @@ def remote_cli(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(shlex.split(args.remote_cli))
 
 
+through_remote_shell = executor.through_remote_shell
+
+
+def remote_argv(prefix: Sequence[str], cli: Sequence[str], argv: Sequence[str]) -> list[str]:
+    """The argv that runs ``CLI ARGV`` behind ``prefix`` (see :func:`executor.behind`)."""
+    return executor.behind(prefix, [*cli, *argv])
+
+
 def run_remote_json(prefix: Sequence[str], cli: Sequence[str], argv: Sequence[str],
                     timeout: float = 180.0) -> Any:
     """Run ``cinder-ocfs2 ARGV`` behind ``prefix`` and decode its JSON stdout."""
-    result = executor.run([*prefix, *cli, *argv], timeout=timeout, check=False)
+    command = remote_argv(prefix, cli, argv)
+    result = executor.run(command, timeout=timeout, check=False)
     try:
         return json.loads(result.stdout)
     except ValueError:
-        raise CliError(f"{shlex.join([*prefix, *cli, *argv])} did not print JSON "
+        raise CliError(f"{shlex.join(command)} did not print JSON "
                        f"(exit {result.returncode}): {result.stderr.strip()[-500:]}") from None
 
 

@@ -257,8 +257,9 @@ def run_add(args: argparse.Namespace) -> int:
         if not prefix:
             continue
         common.say(f"adopting {label} on {name}")
-        executor.run([*prefix, *common.remote_cli(args), "disk", "add", f"UUID={uuid}",
-                      "--base", args.base, "--yes"], timeout=args.timeout)
+        executor.run(common.remote_argv(prefix, common.remote_cli(args), [
+            "disk", "add", f"UUID={uuid}", "--base", args.base, "--yes"]),
+            timeout=args.timeout)
     if not args.json:
         print(f"{label} {uuid} {mount_point}")
     return common.EXIT_OK

@@ -142,8 +142,8 @@ def run_add(args: argparse.Namespace) -> int:
                  for fs in f.get("filesystems", []) if fs.get("uuid")}
         for uuid, base in sorted(where.items()):
             common.say(f"mounting {uuid} on {new.name} under {base}")
-            cmd = [*prefix, *common.remote_cli(args), "disk", "add", f"UUID={uuid}",
-                   "--base", base, "--yes"]
+            cmd = common.remote_argv(prefix, common.remote_cli(args), [
+                "disk", "add", f"UUID={uuid}", "--base", base, "--yes"])
             executor.run(cmd, timeout=600)
     return common.EXIT_OK
 

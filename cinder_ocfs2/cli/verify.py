@@ -23,16 +23,65 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 from typing import Any
 
 from cinder_ocfs2 import verify
 from cinder_ocfs2.cli import common
 
 FILENAME = "cinder-ocfs2-verify.dat"
+DESTROY_FLAG = "--destroy-existing-data"
+#: Names the driver gives volume and snapshot files (see cinder_ocfs2.manage).
+CINDER_PREFIXES = ("volume-", "snapshot-")
 
 
 def _target(path: str) -> str:
     return os.path.join(path, FILENAME) if os.path.isdir(path) else path
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISBLK, "a block device"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _refuse_to_destroy(args: argparse.Namespace, path: str) -> None:
+    """Refuse a write over data that is not this verb's own pattern file.
+
+    Called before anything is opened for writing (by either engine) or any peer
+    is asked; ``--check`` only reads and is always allowed.
+    """
+    if args.check:
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return  # a new file: nothing to destroy
+    names = {os.path.basename(path), os.path.basename(os.path.realpath(path))}
+    cinder = next((n for n in sorted(names) if n.startswith(CINDER_PREFIXES)), None)
+    regular = stat.S_ISREG(mode)
+    own = os.path.basename(path) == FILENAME and not os.path.islink(path)
+    if regular and own and not cinder:
+        return  # our own pattern file from an earlier run: rewriting it is normal
+    if cinder:
+        what = "snapshot" if cinder.startswith("snapshot-") else "volume"
+        danger = (f"{path} is a Cinder {what} file ({cinder}): writing the test pattern "
+                  f"would destroy that {what}'s data")
+    elif not regular:
+        danger = (f"{path} is {_kind(mode)}: writing the test pattern would overwrite the "
+                  f"data on it{' (on a shared LUN: for every node)' if stat.S_ISBLK(mode) else ''}")
+    else:
+        danger = f"{path} already exists: writing the test pattern would overwrite its data"
+    if args.destroy_existing_data:
+        common.say(f"{DESTROY_FLAG}: {danger}; going ahead")
+        return
+    raise common.Refused(
+        f"{danger}. Point verify at a directory on the shared filesystem (it writes "
+        f"DIR/{FILENAME}) or at a new file, use --check to only read an earlier pattern, "
+        f"or pass {DESTROY_FLAG} if that data may really be destroyed")
 
 
 def _progress(label: str):  # type: ignore[no-untyped-def]
@@ -93,6 +142,7 @@ def _print(node: str, r: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     path = _target(args.path)
+    _refuse_to_destroy(args, path)
     size = verify.parse_size(args.size) if args.size else verify.DEFAULT_SIZE
     if args.check and not args.size and _engine(args) == "fio":
         size = os.stat(path).st_size
@@ -135,6 +185,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                                 f"is DIR/{FILENAME})")
     p.add_argument("--check", action="store_true",
                    help="only verify what an earlier run wrote (e.g. on another node)")
+    p.add_argument(DESTROY_FLAG, action="store_true",
+                   help="write even over an existing file, a Cinder volume-*/snapshot-* file "
+                        "or a block device (default: refuse); DESTROYS the data on it")
     p.add_argument("--size", help="how much to write (default 64M; fio jobs must use the "
                                   "same size for --check)")
     p.add_argument("--bs", type=int, default=verify.DEFAULT_BS, help="block size in bytes")

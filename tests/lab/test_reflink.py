@@ -313,7 +313,7 @@ def test_manage_existing_file_on_the_shared_filesystem(node1: Node, node2: Node,
     node2.sh(f"mkdir -p {workdir}/imports && cd {workdir} && "
              f"dd if=/dev/urandom of=imports/legacy.img bs=1M count=3 conv=fsync status=none && "
              f"ln -s imports/legacy.img link.img && "
-             f"printf 'QFI\\373' > old.qcow2 && "
+             f"qemu-img create -q -f qcow2 old.qcow2 16M && "
              f"truncate -s 1M volume-11111111-2222-3333-4444-555555555555")
     digest = sha256(node2, f"{workdir}/imports/legacy.img")
     out = py(node1, f"""

@@ -14,30 +14,64 @@
 """Tests for cinder_ocfs2.capacity."""
 
 import os
+from unittest import mock
 
 from cinder_ocfs2 import capacity
 
 GiB = capacity.GiB
+VOL = "0b9f9f3c-1b7a-4c1e-9a56-7f3d2b1e4c11"
+SNAP = "5d0c0bfe-6a21-4c36-9f7e-2f1b6e2a9d40"
 
 
-def test_provisioned_counts_volume_files_only(tmp_path):
-    for name, size in [("volume-a", 2 * GiB), ("volume-b", GiB // 2),
-                       ("snapshot-c", 5 * GiB), (".tmp-volume-d-123", 7 * GiB),
-                       ("volume-a.info", 100), ("other", 9)]:
-        with open(tmp_path / name, "wb") as f:
+def make_pool(path) -> int:
+    """Cinder files plus look-alikes; returns the sum of the Cinder files' sizes."""
+    counted = {f"volume-{VOL}": 2 * GiB, f"volume-{SNAP}": GiB // 2,
+               f"snapshot-{SNAP}": 5 * GiB + 123}
+    ignored = {f".tmp-volume-{VOL}-0123456789ab": 7 * GiB, f"volume-{VOL}.info": 100,
+               "volume-x.tmp": 11, "volume-a": 13, "snapshot-c": 17, "other.raw": 9,
+               f"volume-{VOL.upper()}": 19}
+    for name, size in {**counted, **ignored}.items():
+        with open(path / name, "wb") as f:
             f.truncate(size)
-    (tmp_path / "volume-dir").mkdir()
-    os.symlink(tmp_path / "volume-a", tmp_path / "volume-link")
-    total, count = capacity.provisioned(str(tmp_path))
-    assert (total, count) == (2 * GiB + GiB // 2, 2)
+    (path / f"volume-{'1' * 8}-1111-1111-1111-{'1' * 12}").mkdir()
+    os.symlink(path / f"volume-{VOL}", path / f"snapshot-{VOL}")
+    return sum(counted.values())
 
 
-def test_measure_matches_statvfs(tmp_path):
+def test_provisioned_counts_volume_and_snapshot_files(tmp_path):
+    expected = make_pool(tmp_path)
+    assert capacity.provisioned(str(tmp_path)) == (expected, 3)
+
+
+def test_provisioned_follows_the_templates(tmp_path):
+    make_pool(tmp_path)
+    (tmp_path / f"vol_{VOL}.img").write_bytes(b"x" * 1000)
+    (tmp_path / f"snap_{VOL}").write_bytes(b"x" * 10)
+    assert capacity.provisioned(str(tmp_path), ("vol_%s.img", "snap_%s")) == (1010, 2)
+    assert capacity.provisioned(str(tmp_path), ("vol_%s.img",)) == (1000, 1)
+    assert capacity.measure(str(tmp_path), "snap_%s").provisioned_bytes == 10
+
+
+def test_measure_reports_statvfs_exactly(tmp_path):
+    expected = make_pool(tmp_path)
+    fake = os.statvfs_result((4096, 1024, 1000, 900, 700, 50, 40, 30, 0, 255))
+    with mock.patch.object(capacity.os, "statvfs", return_value=fake) as statvfs:
+        cap = capacity.measure(str(tmp_path))
+    statvfs.assert_called_once_with(str(tmp_path))
+    assert (cap.total_bytes, cap.free_bytes) == (1000 * 1024, 700 * 1024)  # f_frsize, f_bavail
+    assert (cap.provisioned_bytes, cap.volume_count) == (expected, 3)
+
+
+def test_measure_matches_statvfs_of_the_real_disk(tmp_path):
+    expected = make_pool(tmp_path)
     cap = capacity.measure(str(tmp_path))
     st = os.statvfs(tmp_path)
     assert cap.total_bytes == st.f_blocks * st.f_frsize
-    assert cap.free_bytes <= cap.total_bytes
-    assert cap.provisioned_bytes == 0 and cap.volume_count == 0
+    # free moves when others write to the disk between the two calls
+    assert abs(cap.free_bytes - st.f_bavail * st.f_frsize) <= 64 * 1024 ** 2
+    assert 0 <= cap.free_bytes <= cap.total_bytes
+    assert (cap.provisioned_bytes, cap.volume_count) == (expected, 3)
+    assert cap.provisioned_gb == capacity.to_gb(expected)
 
 
 def test_to_gb_rounds_down():

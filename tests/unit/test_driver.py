@@ -18,6 +18,7 @@ injected mountinfo reader; reflinks fall back to sparse copies there, which
 is the same code path the driver takes on a filesystem without refcount.
 """
 
+import glob
 import logging
 import os
 import shutil
@@ -60,7 +61,8 @@ class TestCase(test.TestCase):
             self.__dict__[self._testMethodName] = method
 
 
-class OCFS2DriverTestCase(TestCase):
+class DriverFixture(TestCase):
+    """Two temporary pools (gold: refcount, vol2) and a driver serving them."""
 
     def setUp(self):
         super().setUp()
@@ -72,6 +74,7 @@ class OCFS2DriverTestCase(TestCase):
         os.mkdir(self.vol2)
         self.mounted = {self.vol1: _info(UUID1, "gold"), self.vol2: _info(UUID2, "")}
         self.read_only = set()
+        self.roots = {}  # mount point -> subtree of the filesystem mounted there
         self.cluster = cluster.ClusterState(registered=True, name="ocfs2lab",
                                             heartbeat_mode="local", local_node="node1")
         self.configuration = conf.Configuration(cinder_driver.volume_opts,
@@ -98,8 +101,10 @@ class OCFS2DriverTestCase(TestCase):
         lines = ["27 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw"]
         for i, path in enumerate(sorted(self.mounted)):
             ro = "ro" if path in self.read_only else "rw"
-            lines.append(f"{400 + i} 27 8:{16 * i} / {path} rw,relatime shared:{9 + i} - ocfs2 "
-                         f"/dev/sd{'bcd'[i]} {ro},_netdev,heartbeat=local,errors=remount-ro")
+            root = self.roots.get(path, "/")
+            lines.append(f"{400 + i} 27 8:{16 * i} {root} {path} rw,relatime shared:{9 + i} "
+                         f"- ocfs2 /dev/sd{'bcd'[i]} {ro},_netdev,heartbeat=local,"
+                         "errors=remount-ro")
         return mountinfo.parse("\n".join(lines))
 
     def _volume(self, pool="gold", size=1, **kw):
@@ -122,6 +127,10 @@ class OCFS2DriverTestCase(TestCase):
         with open(path, "rb") as f:
             f.seek(offset)
             return f.read(n)
+
+
+
+class OCFS2DriverTestCase(DriverFixture):
 
     # ---------------------------------------------------------------- basics
     def test_compliance(self):
@@ -235,8 +244,8 @@ class OCFS2DriverTestCase(TestCase):
         self.assertIn("read-only", gold["backend_state_reason"])
 
     def test_cleans_old_orphans(self):
-        orphan = os.path.join(self.vol1, ".tmp-volume-x-0123")
-        fresh = os.path.join(self.vol1, ".tmp-volume-y-0123")
+        orphan = os.path.join(self.vol1, ".tmp-volume-x-0123456789ab")
+        fresh = os.path.join(self.vol1, ".tmp-volume-y-0123456789ab")
         for p in (orphan, fresh):
             open(p, "w").close()
         os.utime(orphan, (1, 1))
@@ -342,12 +351,15 @@ class OCFS2DriverTestCase(TestCase):
     def test_clone_uses_reflink_on_same_refcount_fs(self):
         vol = self._volume()
         self.drv.create_volume(vol)
-        with mock.patch.object(driver.reflink, "copy", return_value="reflink") as copy:
-            self.drv.create_cloned_volume(self._volume(id=fake.VOLUME2_ID, size=3), vol)
-        copy.assert_called_once_with(
+        with mock.patch.object(driver.reflink, "clone_atomic") as clone, \
+                mock.patch.object(driver.reflink, "sparse_copy") as sparse:
+            update = self.drv.create_cloned_volume(self._volume(id=fake.VOLUME2_ID, size=3),
+                                                   vol)
+        clone.assert_called_once_with(
             os.path.join(self.vol1, vol.name),
-            os.path.join(self.vol1, "volume-" + fake.VOLUME2_ID),
-            allow_fallback=True, size=3 * GiB, mode=0o660)
+            os.path.join(self.vol1, "volume-" + fake.VOLUME2_ID), size=3 * GiB, mode=0o660)
+        sparse.assert_not_called()
+        self.assertEqual({"provider_id": UUID1}, update)
 
     def test_no_refcount_sparse_copy_or_refuse(self):
         self.mounted[self.vol1] = _info(UUID1, "gold", refcount=False)
@@ -400,8 +412,8 @@ class OCFS2DriverTestCase(TestCase):
                               mock.Mock(), fake.IMAGE_ID)
         self.assertEqual([vol.name], os.listdir(self.vol1))
 
-    def test_copy_volume_to_image_from_point_in_time_copy(self):
-        vol = self._volume()
+    def test_copy_volume_to_image_attached_from_point_in_time_copy(self):
+        vol = self._volume(status="in-use", attach_status="attached")
         self.drv.create_volume(vol)
         self._write(self.drv.local_path(vol), b"DATA")
         seen = {}
@@ -410,8 +422,12 @@ class OCFS2DriverTestCase(TestCase):
             seen["path"] = path
             seen["data"] = self._read(path, 4)
 
+        def reflink_copy(src, dst, **kw):  # what FICLONE does, on any test disk
+            shutil.copyfile(src, dst)
+
         for fmt in ("raw", "qcow2"):
-            with mock.patch.object(driver.volume_utils, "upload_volume", side_effect=upload):
+            with mock.patch.object(driver.volume_utils, "upload_volume", side_effect=upload), \
+                    mock.patch.object(reflink, "clone_atomic", side_effect=reflink_copy):
                 self.drv.copy_volume_to_image(self.context, vol, mock.Mock(),
                                               {"id": fake.IMAGE_ID, "disk_format": fmt})
             self.assertEqual(b"DATA", seen["data"])
@@ -419,18 +435,19 @@ class OCFS2DriverTestCase(TestCase):
             self.assertEqual([vol.name], os.listdir(self.vol1))
 
     def test_clone_image_fast_path(self):
-        images = os.path.join(self.vol1, "glance-images")
-        os.mkdir(images)
+        images = self._glance_dir()
         image = os.path.join(images, fake.IMAGE_ID)
         with open(image, "wb") as f:
             f.write(b"RAWIMAGE")
         vol = self._volume(size=1)
-        self.drv.get_volume_stats(refresh=True)
-        with mock.patch.object(reflink, "clone_atomic") as clone:
+        with mock.patch.object(reflink, "clone_atomic") as clone, \
+                mock.patch.object(driver.image_utils, "qemu_img_info",
+                                  return_value=self._raw_info()):
             update, cloned = self.drv.clone_image(
-                self.context, vol, ("file://" + image, None), {"disk_format": "raw"},
-                mock.Mock())
+                self.context, vol, ("file://" + image, None),
+                {"id": fake.IMAGE_ID, "disk_format": "raw"}, mock.Mock())
         self.assertTrue(cloned)
+        self.assertEqual({"provider_id": UUID1}, update)
         clone.assert_called_once_with(image, os.path.join(self.vol1, vol.name),
                                       size=GiB, mode=0o660)
 
@@ -449,7 +466,8 @@ class OCFS2DriverTestCase(TestCase):
         self.drv.get_volume_stats(refresh=True)
         host = {"host": "node2@ocfs2#gold",
                 "capabilities": {"location_info": f"OCFS2Driver:ocfs2lab:{UUID1}:/"}}
-        self.assertEqual((True, None), self.drv.migrate_volume(self.context, vol, host))
+        self.assertEqual((True, {"provider_id": UUID1}),
+                         self.drv.migrate_volume(self.context, vol, host))
         self.assertTrue(os.path.exists(os.path.join(self.vol1, vol.name)))
 
     def test_migrate_other_filesystem(self):
@@ -459,7 +477,8 @@ class OCFS2DriverTestCase(TestCase):
         self.drv.get_volume_stats(refresh=True)
         host = {"host": "node1@ocfs2#vol2",
                 "capabilities": {"location_info": f"OCFS2Driver:ocfs2lab:{UUID2}:/"}}
-        self.assertEqual((True, None), self.drv.migrate_volume(self.context, vol, host))
+        self.assertEqual((True, {"provider_id": UUID2}),
+                         self.drv.migrate_volume(self.context, vol, host))
         self.assertFalse(os.path.exists(os.path.join(self.vol1, vol.name)))
         self.assertEqual(b"DATA", self._read(os.path.join(self.vol2, vol.name), 4))
 
@@ -477,7 +496,8 @@ class OCFS2DriverTestCase(TestCase):
         self.assertNotIn("labb", self.drv.monitor.pools)
         host = {"host": "node1@ocfs2b#labb",
                 "capabilities": {"location_info": f"OCFS2Driver:ocfs2lab:{uuid3}:/"}}
-        self.assertEqual((True, None), self.drv.migrate_volume(self.context, vol, host))
+        self.assertEqual((True, {"provider_id": uuid3}),
+                         self.drv.migrate_volume(self.context, vol, host))
         self.assertFalse(os.path.exists(os.path.join(self.vol1, vol.name)))
         self.assertEqual(b"DATA", self._read(os.path.join(other, vol.name), 4))
         self.assertNotIn("labb", self.drv.monitor.pools)
@@ -552,7 +572,8 @@ class OCFS2DriverTestCase(TestCase):
                                           id=fake.VOLUME_ID, volume_type_id=None)
         ref = {"source-name": "old-disk.raw"}
         self.assertEqual(1, self.drv.manage_existing_get_size(vol, ref))
-        self.assertEqual({"host": "node1@ocfs2#vol2"}, self.drv.manage_existing(vol, ref))
+        self.assertEqual({"host": "node1@ocfs2#vol2", "provider_id": UUID2},
+                         self.drv.manage_existing(vol, ref))
         self.assertTrue(os.path.exists(os.path.join(self.vol2, vol.name)))
         # Not in any pool, or in several: refused, saying which.
         exc = self.assertRaises(cinder_exception.ManageExistingInvalidReference,
@@ -594,3 +615,525 @@ class OCFS2DriverTestCase(TestCase):
         listed = objects.ManageableVolumeList.from_primitives(self.context, entries)
         self.assertTrue(all(e.extra_info["pool"] for e in listed))
         objects.ManageableSnapshotList.from_primitives(self.context, snaps)
+
+    # ------------------------------------------------------------ hardening (issue 11)
+    def _db_volume(self, **kw):
+        from cinder import context as cinder_context
+        from cinder.tests.unit import utils as test_utils
+        return test_utils.create_volume(cinder_context.get_admin_context(), **kw)
+
+    def _raw_file(self, path, size=GiB, data=b""):
+        with open(path, "wb") as f:
+            f.write(data)
+            f.truncate(size)
+
+    def _sha(self, path):
+        import hashlib
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    def test_manage_refuses_files_of_existing_volumes_and_snapshots(self):
+        victim = self._db_volume(host="node1@ocfs2#gold")
+        victim_file = os.path.join(self.vol1, "volume-" + victim.id)
+        self._raw_file(victim_file, data=b"TENANT-A")
+        snap_owner = self._db_volume(host="node1@ocfs2#gold")
+        from cinder import context as cinder_context
+        from cinder.tests.unit import utils as test_utils
+        snap = test_utils.create_snapshot(cinder_context.get_admin_context(), snap_owner.id)
+        snap_file = os.path.join(self.vol1, "snapshot-" + snap.id)
+        self._raw_file(snap_file, data=b"SNAP")
+        before = self._sha(victim_file)
+        newvol = self._volume(id=fake.VOLUME5_ID)
+        ref = {"source-name": os.path.basename(victim_file)}
+        for call in (self.drv.manage_existing_get_size, self.drv.manage_existing):
+            self.assertRaises(cinder_exception.ManageExistingAlreadyManaged, call, newvol, ref)
+            exc = self.assertRaises(cinder_exception.ManageExistingInvalidReference, call,
+                                    newvol, {"source-name": os.path.basename(snap_file)})
+            self.assertIn(f"snapshot {snap.id}", str(exc))
+        self.assertEqual(before, self._sha(victim_file))
+        self.assertTrue(os.path.exists(snap_file))
+        self.assertFalse(os.path.exists(os.path.join(self.vol1, newvol.name)))
+
+    def test_manage_allows_the_file_of_an_unmanaged_volume(self):
+        # Tempest: create, unmanage (the DB row goes), manage volume-<old id> again.
+        gone = "4f5c8a1e-3b2d-4c6e-9a7b-1d2e3f405162"
+        self._raw_file(os.path.join(self.vol1, "volume-" + gone))
+        vol = self._volume()
+        self.assertEqual(1, self.drv.manage_existing_get_size(vol, {"source-name":
+                                                                    "volume-" + gone}))
+        update = self.drv.manage_existing(vol, {"source-name": "volume-" + gone})
+        self.assertEqual(UUID1, update["provider_id"])
+        self.assertTrue(os.path.exists(os.path.join(self.vol1, vol.name)))
+
+    def test_manageable_lists_another_backends_volumes_as_not_safe(self):
+        other = self._db_volume(host="node1@ocfs2b#gold")  # another backend, same filesystem
+        self._raw_file(os.path.join(self.vol1, "volume-" + other.id))
+        self.drv.get_volume_stats(refresh=True)
+        entries = self.drv.get_manageable_volumes([], None, 100, 0, ["size"], ["asc"])
+        [entry] = [e for e in entries if e["reference"]["source-name"] == "volume-" + other.id]
+        self.assertFalse(entry["safe_to_manage"])
+        self.assertIn(other.id, entry["reason_not_safe"])
+        self.assertEqual(other.id, entry["cinder_id"])
+
+    def test_manage_finishes_a_crash_between_link_and_unlink(self):
+        legacy = os.path.join(self.vol1, "old-disk.raw")
+        self._raw_file(legacy, data=b"LEGACY")
+        vol = self._volume()
+        os.link(legacy, os.path.join(self.vol1, vol.name))  # crashed right after the link
+        ref = {"source-name": "old-disk.raw"}
+        self.assertEqual(1, self.drv.manage_existing_get_size(vol, ref))
+        self.drv.manage_existing(vol, ref)
+        self.assertFalse(os.path.exists(legacy))
+        path = os.path.join(self.vol1, vol.name)
+        self.assertEqual(1, os.stat(path).st_nlink)
+        self.assertEqual(b"LEGACY", self._read(path, 6))
+
+    def test_manage_error_is_translated(self):
+        with open(os.path.join(self.vol1, "disk.qcow2"), "wb") as f:
+            f.write(b"QFI\xfb\x00\x00\x00\x03" + bytes(504))
+        exc = self.assertRaises(cinder_exception.ManageExistingInvalidReference,
+                                self.drv.manage_existing_get_size, self._volume(),
+                                {"source-name": "disk.qcow2"})
+        self.assertIn("qemu-img convert", str(exc))
+
+    def test_manage_existing_snapshot(self):
+        vol = self._volume()
+        self.drv.create_volume(vol)
+        self._write(self.drv.local_path(vol), b"POINT-IN-TIME")
+        old = self._snapshot(vol, id=fake.SNAPSHOT2_ID)
+        self.drv.create_snapshot(old)
+        self.drv.unmanage_snapshot(old)  # the file stays, its DB row goes
+        snap = self._snapshot(vol, id=fake.SNAPSHOT3_ID)
+        ref = {"source-name": old.name}
+        self.assertEqual(1, self.drv.manage_existing_snapshot_get_size(snap, ref))
+        self.drv.manage_existing_snapshot(snap, ref)
+        path = os.path.join(self.vol1, snap.name)
+        self.assertFalse(os.path.exists(os.path.join(self.vol1, old.name)))
+        self.assertEqual(b"POINT-IN-TIME", self._read(path, 13))
+        self.assertEqual(0o440, os.stat(path).st_mode & 0o777)
+        # A snapshot file of another volume is refused.
+        other = self._volume(id=fake.VOLUME2_ID)
+        self.drv.create_volume(other)
+        exc = self.assertRaises(cinder_exception.ManageExistingInvalidReference,
+                                self.drv.manage_existing_snapshot_get_size,
+                                self._snapshot(other, id=fake.SNAPSHOT_ID),
+                                {"source-name": snap.name})
+        self.assertIn("not of volume", str(exc))
+
+    # clone_image: only <ocfs2_images_dir>/<image id>, only real raw
+    def _glance_dir(self):
+        images = os.path.join(self.vol1, "glance-images")
+        os.makedirs(images, exist_ok=True)
+        self.override_config("ocfs2_images_dir", images, group=GROUP)
+        self.drv.get_volume_stats(refresh=True)
+        return images
+
+    def _raw_info(self, fmt="raw", size=8, backing=None):
+        return mock.Mock(file_format=fmt, virtual_size=size, backing_file=backing)
+
+    def test_clone_image_refuses_volume_files(self):
+        images = self._glance_dir()
+        victim = self._volume(id=fake.VOLUME2_ID)
+        self.drv.create_volume(victim)
+        self._write(self.drv.local_path(victim), b"SECRET")
+        vol = self._volume()
+        locations = ["file://" + self.drv.local_path(victim),
+                     "file://" + os.path.join(images, "..", victim.name)]
+        os.symlink(self.drv.local_path(victim), os.path.join(images, fake.IMAGE_ID))
+        locations.append("file://" + os.path.join(images, fake.IMAGE_ID))
+        with mock.patch.object(driver.image_utils, "qemu_img_info",
+                               return_value=self._raw_info()):
+            for location in locations:
+                for image_id in (fake.IMAGE_ID, victim.name):
+                    self.assertEqual((None, False), self.drv.clone_image(
+                        self.context, vol, (location, None),
+                        {"id": image_id, "disk_format": "raw"}, mock.Mock()))
+        self.assertFalse(os.path.exists(os.path.join(self.vol1, vol.name)))
+
+    def test_clone_image_checks_the_real_format(self):
+        images = self._glance_dir()
+        image = os.path.join(images, fake.IMAGE_ID)
+        self._raw_file(image, size=4096, data=b"QFI\xfb")
+        vol = self._volume()
+        with mock.patch.object(driver.image_utils, "qemu_img_info",
+                               return_value=self._raw_info("qcow2")) as info:
+            self.assertEqual((None, False), self.drv.clone_image(
+                self.context, vol, ("file://" + image, None),
+                {"id": fake.IMAGE_ID, "disk_format": "raw"}, mock.Mock()))
+        info.assert_called_once_with(image, run_as_root=False)
+        self.assertFalse(os.path.exists(os.path.join(self.vol1, vol.name)))
+
+    def test_clone_image_failure_falls_back_to_download(self):
+        images = self._glance_dir()
+        image = os.path.join(images, fake.IMAGE_ID)
+        self._raw_file(image, size=4096, data=b"RAW")
+        vol = self._volume()
+        meta = {"id": fake.IMAGE_ID, "disk_format": "raw"}
+        for err in (PermissionError(13, "EACCES"), OSError(28, "ENOSPC"),
+                    FileNotFoundError(2, "gone")):
+            with mock.patch.object(driver.image_utils, "qemu_img_info",
+                                   return_value=self._raw_info()), \
+                    mock.patch.object(reflink, "clone_atomic", side_effect=err):
+                self.assertEqual((None, False), self.drv.clone_image(
+                    self.context, vol, ("file://" + image, None), meta, mock.Mock()))
+
+    def test_clone_image_thick(self):
+        images = self._glance_dir()
+        image = os.path.join(images, fake.IMAGE_ID)
+        self._raw_file(image, size=4096, data=b"RAW")
+        vol = self._volume()
+        self.mock_object(self.drv, "_extra_specs", return_value={"provisioning:type": "thick"})
+        with mock.patch.object(driver.image_utils, "qemu_img_info",
+                               return_value=self._raw_info()), \
+                mock.patch.object(reflink, "clone_atomic"), \
+                mock.patch.object(driver.volumes, "allocate") as allocate:
+            update, cloned = self.drv.clone_image(
+                self.context, vol, ("file://" + image, None),
+                {"id": fake.IMAGE_ID, "disk_format": "raw"}, mock.Mock())
+        self.assertTrue(cloned)
+        self.assertEqual({"provider_id": UUID1}, update)
+        allocate.assert_called_once_with(os.path.join(self.vol1, vol.name))
+
+    # snapshots of attached volumes are never torn
+    def _attached_volume(self, refcount=False, **kw):
+        self.mounted[self.vol1] = _info(UUID1, "gold", refcount=refcount)
+        vol = self._volume(**kw)
+        self.drv.create_volume(vol)
+        vol.attach_status = "attached"
+        return vol
+
+    def test_no_torn_snapshot_of_an_attached_volume(self):
+        for status in ("in-use", "backing-up", "uploading"):
+            vol = self._attached_volume(status=status)
+            exc = self.assertRaises(cinder_exception.VolumeBackendAPIException,
+                                    self.drv.create_snapshot, self._snapshot(vol))
+            self.assertIn("Detach the volume", str(exc))
+            self.assertEqual([vol.name], os.listdir(self.vol1))
+        # Backup without a temp snapshot clones the attached volume: same rule.
+        self.assertRaises(cinder_exception.VolumeBackendAPIException,
+                          self.drv.create_cloned_volume, self._volume(id=fake.VOLUME2_ID),
+                          vol)
+        with mock.patch.object(driver.volume_utils, "upload_volume") as upload:
+            self.assertRaises(cinder_exception.VolumeBackendAPIException,
+                              self.drv.copy_volume_to_image, self.context, vol, mock.Mock(),
+                              {"id": fake.IMAGE_ID, "disk_format": "raw"})
+        upload.assert_not_called()
+        self.assertEqual([vol.name], os.listdir(self.vol1))
+
+    def test_no_torn_snapshot_when_ficlone_fails(self):
+        vol = self._attached_volume(refcount=True, status="in-use")
+        err = reflink.ReflinkUnsupported("EOPNOTSUPP")
+        with mock.patch.object(reflink, "clone_atomic", side_effect=err), \
+                mock.patch.object(reflink, "sparse_copy") as sparse:
+            self.assertRaises(cinder_exception.VolumeBackendAPIException,
+                              self.drv.create_snapshot, self._snapshot(vol))
+        sparse.assert_not_called()
+        # Detached, the same copy is a consistent point in time and may fall back.
+        vol.attach_status, vol.status = "detached", "available"
+        with mock.patch.object(reflink, "clone_atomic", side_effect=err), \
+                mock.patch.object(reflink, "sparse_copy",
+                                  side_effect=lambda src, dst, **kw: open(dst, "w").close()
+                                  ) as sparse:
+            self.drv.create_snapshot(self._snapshot(vol))
+        sparse.assert_called_once()
+
+    def test_copy_volume_to_image_detached_uploads_the_volume_itself(self):
+        vol = self._volume()
+        self.drv.create_volume(vol)
+        with mock.patch.object(driver.volume_utils, "upload_volume") as upload, \
+                mock.patch.object(reflink, "clone_atomic") as clone:
+            self.drv.copy_volume_to_image(self.context, vol, mock.Mock(),
+                                          {"id": fake.IMAGE_ID, "disk_format": "raw"})
+        clone.assert_not_called()
+        self.assertEqual(self.drv.local_path(vol), upload.call_args[0][3])
+
+    # volumes are tied to their filesystem's UUID
+    def test_volume_follows_its_filesystem_uuid_across_a_relabel(self):
+        vol = self._volume()
+        update = self.drv.create_volume(vol)
+        self.assertEqual({"provider_id": UUID1}, update)
+        vol.provider_id = UUID1
+        self.mounted[self.vol1] = _info(UUID1, "platinum")  # tunefs.ocfs2 -L platinum
+        self.drv.monitor._info_cache.clear()  # read again (as after a remount)
+        self.drv.get_volume_stats(refresh=True)
+        self.assertIn("platinum", self.drv.monitor.pools)
+        self.assertEqual(os.path.join(self.vol1, vol.name), self.drv.local_path(vol))
+        self.drv.extend_volume(vol, 2)
+        self.drv.delete_volume(vol)
+        self.assertFalse(os.path.exists(os.path.join(self.vol1, vol.name)))
+
+    def test_duplicate_labels_are_down_and_delete_is_not_already_gone(self):
+        vol = self._volume(pool="vol2")
+        self.drv.create_volume(vol)
+        vol.provider_id = UUID2
+        self.mounted[self.vol2] = _info(UUID2, "gold")  # now both are labelled gold
+        self.drv.monitor._info_cache.clear()
+        stats = self.drv.get_volume_stats(refresh=True)
+        gold = {p["pool_name"]: p for p in stats["pools"]}["gold"]
+        self.assertEqual("down", gold["backend_state"])
+        self.assertIn("relabel", gold["backend_state_reason"])
+        for v in (vol, self._volume(id=fake.VOLUME2_ID, provider_id=UUID1),
+                  self._volume(id=fake.VOLUME3_ID)):
+            self.assertRaises(cinder_exception.VolumeBackendAPIException,
+                              self.drv.delete_volume, v)
+        self.assertTrue(os.path.exists(os.path.join(self.vol2, vol.name)))
+
+    def test_delete_refuses_when_the_recorded_filesystem_is_not_mounted(self):
+        vol = self._volume(provider_id="99999999-9999-4999-8999-999999999999")
+        self._raw_file(os.path.join(self.vol1, vol.name))
+        exc = self.assertRaises(cinder_exception.VolumeBackendAPIException,
+                                self.drv.delete_volume, vol)
+        self.assertIn("not mounted here", str(exc))
+        self.assertTrue(os.path.exists(os.path.join(self.vol1, vol.name)))
+
+    def test_update_provider_info_records_the_filesystem(self):
+        vol, missing = self._volume(), self._volume(id=fake.VOLUME2_ID, pool="vol2")
+        self.drv.create_volume(vol)
+        done = self._volume(id=fake.VOLUME3_ID, provider_id=UUID2)
+        self.assertEqual(([{"id": vol.id, "provider_id": UUID1}], None),
+                         self.drv.update_provider_info([vol, missing, done], []))
+
+    def test_update_migrated_volume_carries_the_filesystem(self):
+        new = self._volume(id=fake.VOLUME2_ID, provider_id=UUID2)
+        update = self.drv.update_migrated_volume(self.context, self._volume(), new,
+                                                 "available")
+        self.assertEqual(UUID2, update["provider_id"])
+        self.assertEqual(fake.VOLUME2_ID, update["_name_id"])
+
+    def test_reserved_characters_in_pool_names(self):
+        self.mounted[self.vol2] = _info(UUID2, "fast#1")
+        stats = self.drv.get_volume_stats(refresh=True)
+        bad = {p["pool_name"]: p for p in stats["pools"]}["fast#1"]
+        self.assertEqual("down", bad["backend_state"])
+        self.assertIn("tunefs.ocfs2 -L", bad["backend_state_reason"])
+
+    # wrong behaviour
+    def test_migrate_to_another_subtree_of_the_same_filesystem_moves(self):
+        sub = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, sub, True)
+        self.mounted[sub] = _info(UUID1, "gold")  # the same filesystem, another subtree
+        self.roots[sub] = "/tenants"
+        vol = self._volume()
+        self.drv.create_volume(vol)
+        self._write(self.drv.local_path(vol), b"DATA")
+        self.drv.get_volume_stats(refresh=True)
+        host = {"host": "node1@ocfs2c#gold",
+                "capabilities": {"location_info": f"OCFS2Driver:ocfs2lab:{UUID1}:/tenants"}}
+        moved, update = self.drv.migrate_volume(self.context, vol, host)
+        self.assertTrue(moved)
+        self.assertFalse(os.path.exists(os.path.join(self.vol1, vol.name)))
+        self.assertEqual(b"DATA", self._read(os.path.join(sub, vol.name), 4))
+
+    def test_migrate_attached_volume_is_generic(self):
+        vol = self._volume(status="in-use", attach_status="attached")
+        self.drv.create_volume(vol)
+        self.drv.get_volume_stats(refresh=True)
+        host = {"host": "node1@ocfs2#vol2",
+                "capabilities": {"location_info": f"OCFS2Driver:ocfs2lab:{UUID2}:/"}}
+        self.assertEqual((False, None), self.drv.migrate_volume(self.context, vol, host))
+        self.assertTrue(os.path.exists(os.path.join(self.vol1, vol.name)))
+
+    def test_migrate_keeps_thick(self):
+        vol = self._volume()
+        self.drv.create_volume(vol)
+        self.mock_object(self.drv, "_extra_specs", return_value={"provisioning:type": "thick"})
+        self.drv.get_volume_stats(refresh=True)
+        host = {"host": "node1@ocfs2#vol2",
+                "capabilities": {"location_info": f"OCFS2Driver:ocfs2lab:{UUID2}:/"}}
+        with mock.patch("os.posix_fallocate") as fallocate:
+            self.assertEqual((True, {"provider_id": UUID2}),
+                             self.drv.migrate_volume(self.context, vol, host))
+        fallocate.assert_called_once_with(mock.ANY, 0, GiB)
+
+    def test_provisioned_counts_snapshots(self):
+        vol = self._volume(size=2)
+        self.drv.create_volume(vol)
+        self.drv.create_snapshot(self._snapshot(vol))
+        self._raw_file(os.path.join(self.vol1, "volume-notes.txt"), size=GiB)
+        gold = {p["pool_name"]: p for p in
+                self.drv.get_volume_stats(refresh=True)["pools"]}["gold"]
+        self.assertEqual(4.0, gold["provisioned_capacity_gb"])
+
+    def test_provisioned_follows_the_name_templates(self):
+        self.override_config("volume_name_template", "vol_%s")
+        vol = self._volume(size=2)
+        self.drv.create_volume(vol)
+        self.assertTrue(os.path.exists(os.path.join(self.vol1, "vol_" + vol.id)))
+        gold = {p["pool_name"]: p for p in
+                self.drv.get_volume_stats(refresh=True)["pools"]}["gold"]
+        self.assertEqual(2.0, gold["provisioned_capacity_gb"])
+
+    def test_stats_measurement_failure_reports_the_pool_down(self):
+        with mock.patch.object(driver.capacity, "measure",
+                               side_effect=OSError(5, "Input/output error")):
+            stats = self.drv.get_volume_stats(refresh=True)
+        gold = {p["pool_name"]: p for p in stats["pools"]}["gold"]
+        self.assertEqual("down", gold["backend_state"])
+        self.assertIn("Input/output error", gold["backend_state_reason"])
+        self.assertEqual(0, gold["free_capacity_gb"])
+
+    def test_sparse_copy_volume_at_the_top_level(self):
+        # The volume manager's _copy_volume_data reads it there (host-assisted migration).
+        self.assertTrue(self.drv.get_volume_stats(refresh=True)["sparse_copy_volume"])
+
+    def test_copy_image_to_volume_thick_and_fsynced(self):
+        vol = self._volume(size=1)
+        self.mock_object(self.drv, "_extra_specs", return_value={"provisioning:type": "thick"})
+        synced = []
+        real_fsync = os.fsync
+
+        def fsync(fd):
+            import stat
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+            real_fsync(fd)
+
+        def fetch(ctx, svc, image_id, dest, blocksize, **kw):
+            with open(dest, "wb") as f:
+                f.write(b"IMAGE")
+
+        with mock.patch.object(driver.image_utils, "fetch_to_raw", side_effect=fetch), \
+                mock.patch("os.fsync", side_effect=fsync):
+            self.drv.copy_image_to_volume(self.context, vol, mock.Mock(), fake.IMAGE_ID)
+        path = self.drv.local_path(vol)
+        self.assertTrue(any(os.path.basename(p).startswith(".tmp-" + vol.name)
+                            for p in synced), synced)
+        self.assertGreaterEqual(os.stat(path).st_blocks * 512, GiB)
+
+    def test_restore_into_thick_volume_is_allocated_again(self):
+        vol = self._volume()
+        self.mock_object(self.drv, "_extra_specs", return_value={"provisioning:type": "thick"})
+        self.drv.create_volume(vol)
+        path = self.drv.local_path(vol)
+        with open(path, "wb") as f:  # cinder-backup's restore: 'wb', non-zero chunks only
+            f.write(b"RESTORED")
+        self.drv.remove_export(self.context, vol)
+        self.assertEqual(GiB, os.path.getsize(path))
+        self.assertGreaterEqual(os.stat(path).st_blocks * 512, GiB)
+
+    def test_extend_thick_allocates_the_new_range(self):
+        vol = self._volume()
+        self.mock_object(self.drv, "_extra_specs", return_value={"provisioning:type": "thick"})
+        self.drv.create_volume(vol)
+        with mock.patch("os.posix_fallocate") as fallocate:
+            self.drv.extend_volume(vol, 3)
+        fallocate.assert_called_once_with(mock.ANY, GiB, 2 * GiB)
+
+    def test_revert_with_the_snapshot_file_missing(self):
+        vol = self._volume()
+        self.drv.create_volume(vol)
+        self._write(self.drv.local_path(vol), b"KEEP")
+        exc = self.assertRaises(cinder_exception.VolumeBackendAPIException,
+                                self.drv.revert_to_snapshot, self.context, vol,
+                                self._snapshot(vol))
+        self.assertIn("snapshot file does not exist", str(exc))
+        self.assertEqual(b"KEEP", self._read(self.drv.local_path(vol), 4))
+
+    def test_bad_config_is_refused_at_setup(self):
+        good = {"max_over_subscription_ratio": "2.0", "ocfs2_volume_mode": "0660",
+                "ocfs2_images_dir": None}
+        for option, value, fix in (("max_over_subscription_ratio", "auto", "at least 1.0"),
+                                   ("max_over_subscription_ratio", "0.5", "at least 1.0"),
+                                   ("ocfs2_volume_mode", "0000", "0660"),
+                                   ("ocfs2_volume_mode", "040", "0660"),
+                                   ("ocfs2_images_dir", "glance", "absolute")):
+            self.override_config(option, value, group=GROUP)
+            exc = self.assertRaises(cinder_exception.InvalidConfigurationValue, self._driver)
+            self.assertIn(fix, str(exc))
+            self.assertIn(option, str(exc))
+            self.override_config(option, good[option], group=GROUP)
+        self._driver()
+
+
+
+class OCFS2DriverLockTestCase(DriverFixture):
+    """Real tooz locks (Cinder's TestCase mocks them unless MOCK_TOOZ is False)."""
+
+    MOCK_TOOZ = False
+
+    def _lock_files(self, volume_id):
+        from cinder import coordination
+        where = coordination.COORDINATOR._file_path
+        self.assertIsNotNone(where)  # the file driver: the backend that leaves files
+        return [p for p in glob.glob(where + "*") if volume_id in p]
+
+    def test_delete_cleans_the_volume_lock_file(self):
+        vol = self._volume()
+        self.drv.create_volume(vol)
+        self.assertEqual(1, len(self._lock_files(vol.id)))
+        self.drv.delete_volume(vol)
+        driver.OCFS2Driver.clean_volume_file_locks(vol.id)
+        self.assertEqual([], self._lock_files(vol.id))
+
+
+class OCFS2DriverHubTestCase(DriverFixture):
+    """cinder-volume runs on one eventlet hub: long file operations must not freeze it.
+
+    Cinder's unit tests run monkey-patched, as cinder-volume does.  A 10 ms
+    ticker greenthread runs while the driver works; each slow syscall is
+    made slower still by a real (unpatched) sleep, as a big file on a busy
+    shared disk would be.
+    """
+
+    SLOW = 0.3
+
+    def _slowed(self, name):
+        import eventlet.patcher
+        real, block = getattr(os, name), eventlet.patcher.original("time").sleep
+
+        def slow(*args, **kwargs):
+            block(self.SLOW)
+            return real(*args, **kwargs)
+        return mock.patch.object(os, name, side_effect=slow)
+
+    def _max_stall(self, func, *args):
+        import time
+
+        import eventlet
+        gaps, done = [], []
+
+        def tick():
+            last = time.monotonic()
+            while not done:
+                eventlet.sleep(0.01)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+
+        ticker = eventlet.spawn(tick)
+        eventlet.sleep(0.05)
+        try:
+            func(*args)
+        finally:
+            done.append(True)
+            ticker.wait()
+        return max(gaps)
+
+    def test_monkey_patched(self):
+        from cinder import monkey_patch
+        self.assertTrue(monkey_patch.is_patched())
+
+    def test_256mib_copy_does_not_stall_the_hub(self):
+        src = self._volume(size=1)
+        self.drv.create_volume(src)
+        with open(self.drv.local_path(src), "r+b") as f:
+            for _ in range(256):
+                f.write(os.urandom(1 << 20))
+        dst = self._volume(id=fake.VOLUME2_ID, pool="vol2")
+        with self._slowed("copy_file_range"):
+            stall = self._max_stall(self.drv.create_cloned_volume, dst, src)
+        self.assertLess(stall, 0.1)
+        self.assertEqual(os.path.getsize(self.drv.local_path(src)),
+                         os.path.getsize(self.drv.local_path(dst)))
+
+    def test_thick_create_does_not_stall_the_hub(self):
+        vol = self._volume(size=1)
+        self.mock_object(self.drv, "_extra_specs", return_value={"provisioning:type": "thick"})
+        with self._slowed("posix_fallocate"):
+            stall = self._max_stall(self.drv.create_volume, vol)
+        self.assertLess(stall, 0.1)
+
+    def test_stats_refresh_does_not_stall_the_hub(self):
+        with self._slowed("statvfs"):
+            stall = self._max_stall(self.drv.get_volume_stats, True)
+        self.assertLess(stall, 0.1)

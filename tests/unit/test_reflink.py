@@ -13,10 +13,13 @@
 # under the License.
 """Tests for cinder_ocfs2.reflink.
 
-The host filesystem (ext4, tmpfs) has no FICLONE, so the real ioctl
-exercises the unsupported path and the sparse fallback; the reflink path
-is exercised by replacing ``_ficlone`` with a byte copy.  The real reflink
-is proven on OCFS2 in tests/lab/test_reflink.py.
+Nothing here depends on whether the test disk can reflink (ext4 and tmpfs
+cannot, XFS and btrfs can): a test meaning "no reflink" replaces
+``_ficlone`` with one failing EOPNOTSUPP (:func:`no_reflink`), one meaning
+"reflink" with a byte copy (:func:`fake_ficlone`).  Only
+:func:`test_real_ioctl_on_host_filesystem` issues the real ioctl, and
+accepts either answer.  The real reflink is proven on OCFS2 in
+tests/lab/test_reflink.py.
 """
 
 from __future__ import annotations
@@ -77,6 +80,11 @@ def raising(err: int):
     return _raise
 
 
+#: What FICLONE does on a filesystem without reflinks (ext4, tmpfs, OCFS2 without refcount).
+def no_reflink():
+    return mock.patch.object(reflink, "_ficlone", raising(errno.EOPNOTSUPP))
+
+
 def make_sparse(path: pathlib.Path, size: int, chunks: dict[int, bytes]) -> None:
     with open(path, "wb") as f:
         f.truncate(size)
@@ -103,12 +111,14 @@ def test_temp_names_of_volumes_are_recognised():
     p = volumes.temp_path("/pool/volume-1")
     assert os.path.dirname(p) == "/pool"
     assert reflink.is_temp_name(p)
-    assert reflink.is_temp_name(".tmp-volume-1-" + "a" * 32)
+    assert reflink.is_temp_name(".tmp-volume-1-" + "a" * 12)
+    assert reflink.is_temp_name is volumes.is_temp_name
 
 
 @pytest.mark.parametrize("name", ["volume-1", ".tmp-volume-1", ".tmp-volume-1-xyz",
                                   ".tmpvolume-" + "a" * 32, "volume-1-" + "a" * 32,
-                                  ".tmp-volume-1-" + "a" * 11])
+                                  ".tmp-volume-1-" + "a" * 11, ".tmp-volume-1-" + "a" * 32,
+                                  ".tmp-volume-1-" + "a" * 13, ".tmp-notes"])
 def test_is_temp_name_rejects_ordinary_names(name):
     assert not reflink.is_temp_name(name)
 
@@ -125,13 +135,30 @@ def test_clone_issues_ficlone_on_dst_fd_with_src_fd(tmp_path):
     assert dst_fd != src_fd
 
 
-def test_clone_on_host_filesystem_is_unsupported(where):
+@pytest.mark.parametrize("err", [errno.EOPNOTSUPP, errno.ENOTTY, errno.EINVAL, errno.ENOSYS])
+def test_clone_without_reflink_is_unsupported(tmp_path, err):
+    src = tmp_path / "src"
+    src.write_bytes(b"data" * 1000)
+    with mock.patch.object(reflink, "_ficlone", raising(err)):
+        with pytest.raises(reflink.ReflinkUnsupported) as ei:
+            reflink.clone(src, tmp_path / "dst")
+    assert ei.value.errno == err and not ei.value.cross_filesystem
+    assert "tunefs.ocfs2 --fs-features=refcount" in str(ei.value)
+    assert not (tmp_path / "dst").exists()
+
+
+def test_real_ioctl_on_host_filesystem(where):
+    """The real FICLONE: a copy where the filesystem reflinks, else unsupported."""
     src = where / "src"
     src.write_bytes(b"data" * 1000)
-    with pytest.raises(reflink.ReflinkUnsupported) as ei:
+    try:
         reflink.clone(src, where / "dst")
-    assert ei.value.errno in (errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY)
-    assert "tunefs.ocfs2 --fs-features=refcount" in str(ei.value)
+    except reflink.ReflinkUnsupported as exc:
+        assert exc.errno in (errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY)
+        assert "tunefs.ocfs2 --fs-features=refcount" in str(exc)
+        assert not (where / "dst").exists()
+    else:
+        assert (where / "dst").read_bytes() == b"data" * 1000
 
 
 def test_clone_cross_filesystem_is_named(tmp_path):
@@ -166,7 +193,7 @@ def test_clone_refuses_existing_dst_and_removes_failed_dst(tmp_path):
     with pytest.raises(FileExistsError):
         reflink.clone(src, dst)
     assert dst.read_bytes() == b"keep"
-    with pytest.raises(reflink.ReflinkUnsupported):
+    with no_reflink(), pytest.raises(reflink.ReflinkUnsupported):
         reflink.clone(src, tmp_path / "new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dst", "src"]
 
@@ -337,7 +364,7 @@ def test_sparse_copy_error_leaves_nothing(tmp_path):
 def test_copy_falls_back_and_logs(where, caplog):
     src = where / "src"
     make_sparse(src, 8 * MiB, {MiB: b"data"})
-    with caplog.at_level(logging.INFO, logger="cinder_ocfs2.reflink"):
+    with no_reflink(), caplog.at_level(logging.INFO, logger="cinder_ocfs2.reflink"):
         how = reflink.copy(src, where / "dst")
     assert how == "sparse"
     assert digest(where / "dst") == digest(src)
@@ -348,7 +375,7 @@ def test_copy_falls_back_and_logs(where, caplog):
 def test_copy_without_fallback_raises(tmp_path):
     src = tmp_path / "src"
     src.write_bytes(b"x")
-    with pytest.raises(reflink.ReflinkUnsupported):
+    with no_reflink(), pytest.raises(reflink.ReflinkUnsupported):
         reflink.copy(src, tmp_path / "dst", allow_fallback=False)
     assert not (tmp_path / "dst").exists()
 
@@ -373,8 +400,9 @@ def test_copy_does_not_fall_back_on_real_errors(tmp_path):
 
 # -------------------------------------------------------- supports_reflink
 
-def test_supports_reflink_false_on_host_and_cached(where):
-    assert reflink.supports_reflink(where) is False
+def test_supports_reflink_false_without_reflink_and_cached(where):
+    with no_reflink():
+        assert reflink.supports_reflink(where) is False
     with mock.patch.object(reflink, "_probe") as probe:
         assert reflink.supports_reflink(where) is False
     probe.assert_not_called()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import stat
 
 import pytest
 
@@ -87,6 +88,17 @@ class TestBuiltin:
         assert r.bad_blocks[0] == {"offset": 512 << 10, "reason": "missing (file too short)"}
         verify.builtin_write(str(path), 1 << 20, seed=10)
         assert verify.builtin_check(str(path), seed=9).mismatches == 256
+
+    def test_write_refuses_a_non_regular_file(self, tmp_path, monkeypatch):
+        # the temp file would be renamed over the device node instead of writing the device
+        real = os.stat
+        dev = str(tmp_path / "fake-lun")
+        blk = os.stat_result((stat.S_IFBLK | 0o660, 0, 0, 1, 0, 6, 0, 0, 0, 0))
+        monkeypatch.setattr(os, "stat",
+                            lambda p, *a, **kw: blk if os.fspath(p) == dev else real(p, *a, **kw))
+        with pytest.raises(verify.VerifyError, match="use the fio engine for a block device"):
+            verify.builtin_write(dev, 1 << 20)
+        assert os.listdir(tmp_path) == []  # no temp file, nothing renamed into place
 
     def test_size_must_be_block_multiple(self, tmp_path):
         with pytest.raises(verify.VerifyError, match="multiple"):

@@ -27,8 +27,19 @@ def test_parse_mode():
     assert volumes.parse_mode("0660") == 0o660
     assert volumes.parse_mode("640") == 0o640
     for bad in ("0666", "0662", "1777", "0777"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="use 0660 or 0600"):
             volumes.parse_mode(bad)
+
+
+@pytest.mark.parametrize("good", ["0600", "0640", "0660", 0o620, "0700"])
+def test_parse_mode_accepts_owner_read_write(good):
+    assert volumes.parse_mode(good) == (good if isinstance(good, int) else int(good, 8))
+
+
+@pytest.mark.parametrize("bad", ["0000", "040", "0400", "0606", "0200", "0460", 0o440])
+def test_parse_mode_refuses_modes_the_service_cannot_use(bad):
+    with pytest.raises(ValueError, match="use 0660 or 0600"):
+        volumes.parse_mode(bad)
 
 
 def test_create_sparse_with_mode_despite_umask(tmp_path):
@@ -99,8 +110,8 @@ def test_building_cleans_up(tmp_path):
 
 
 def test_cleanup_orphans(tmp_path):
-    old = tmp_path / ".tmp-volume-1-abc"
-    new = tmp_path / ".tmp-volume-2-abc"
+    old = tmp_path / ".tmp-volume-1-0123456789ab"
+    new = tmp_path / ".tmp-volume-2-0123456789ab"
     keep = tmp_path / "volume-3"
     for p in (old, new, keep):
         p.write_bytes(b"")
@@ -108,4 +119,40 @@ def test_cleanup_orphans(tmp_path):
     os.utime(keep, (1000, 1000))
     removed = volumes.cleanup_orphans(str(tmp_path), 3600)
     assert removed == [str(old)]
-    assert sorted(os.listdir(tmp_path)) == [".tmp-volume-2-abc", "volume-3"]
+    assert sorted(os.listdir(tmp_path)) == [".tmp-volume-2-0123456789ab", "volume-3"]
+
+
+def test_cleanup_orphans_removes_only_our_temp_files(tmp_path):
+    ours = tmp_path / ".tmp-volume-0b9f9f3c-1b7a-4c1e-9a56-7f3d2b1e4c11-3f2a9c0d11be"
+    others = [".tmp-notes", ".tmp-foo-xyz", ".tmp-volume-1-0123456789AB",
+              ".tmp-volume-1-" + "a" * 32, ".tmp--0123456789ab", ".tmp-cluster.conf-4242"]
+    for name in [ours.name, *others]:
+        (tmp_path / name).write_bytes(b"")
+        os.utime(tmp_path / name, (1000, 1000))
+    assert volumes.cleanup_orphans(str(tmp_path), 3600) == [str(ours)]
+    assert sorted(os.listdir(tmp_path)) == sorted(others)
+
+
+def test_is_temp_name_is_exactly_temp_path():
+    made = volumes.temp_path("/pool/volume-1")
+    assert os.path.dirname(made) == "/pool"
+    assert volumes.is_temp_name(made) and volumes.is_temp_name(os.path.basename(made))
+    assert volumes.is_temp_name(".tmp-a-0123456789ab")
+    for name in (".tmp-notes", ".tmp-foo-xyz", ".tmp--0123456789ab", ".tmp-a-0123456789abc",
+                 ".tmp-a-0123456789a", ".tmp-a-0123456789AB", "x.tmp-a-0123456789ab",
+                 ".tmp-a-0123456789ab\n"):
+        assert not volumes.is_temp_name(name), name
+
+
+def test_seal_grows_chmods_allocates_and_syncs(tmp_path):
+    path = tmp_path / ".tmp-volume-x-0123456789ab"
+    path.write_bytes(b"IMAGE")
+    with mock.patch("os.fsync", wraps=os.fsync) as fsync:
+        volumes.seal(str(path), 4 * MiB, mode=0o640, thick=True)
+    st = path.stat()
+    assert st.st_size == 4 * MiB and st.st_mode & 0o777 == 0o640
+    assert st.st_blocks * 512 >= 4 * MiB
+    assert path.read_bytes()[:5] == b"IMAGE"
+    fsync.assert_called_once()
+    volumes.seal(str(path), MiB, mode=0o640)  # never shrinks
+    assert path.stat().st_size == 4 * MiB

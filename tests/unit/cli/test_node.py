@@ -72,14 +72,14 @@ def test_add_runs_existing_nodes_first_then_joins_and_mounts(cluster_facts, fake
          "--port", "7777", "--number", "1"],
         ["ssh", "node3", *add3],
         ["ssh", "node3", *reg],
-        ["ssh", "node3", "sh", "-c",
-         "echo 31 > /sys/kernel/config/cluster/labcluster/heartbeat/dead_threshold"],
-        ["ssh", "node3", "sh", "-c",
-         "echo 30000 > /sys/kernel/config/cluster/labcluster/idle_timeout_ms"],
-        ["ssh", "node3", "sh", "-c",
-         "echo 2000 > /sys/kernel/config/cluster/labcluster/keepalive_delay_ms"],
-        ["ssh", "node3", "sh", "-c",
-         "echo 2000 > /sys/kernel/config/cluster/labcluster/reconnect_delay_ms"],
+        ["ssh", "node3", "sh", "-c",  # quoted for the remote shell, which parses it again
+         "'echo 31 > /sys/kernel/config/cluster/labcluster/heartbeat/dead_threshold'"],
+        ["ssh", "node3", "sh", "-c",  # quoted for the remote shell, which parses it again
+         "'echo 30000 > /sys/kernel/config/cluster/labcluster/idle_timeout_ms'"],
+        ["ssh", "node3", "sh", "-c",  # quoted for the remote shell, which parses it again
+         "'echo 2000 > /sys/kernel/config/cluster/labcluster/keepalive_delay_ms'"],
+        ["ssh", "node3", "sh", "-c",  # quoted for the remote shell, which parses it again
+         "'echo 2000 > /sys/kernel/config/cluster/labcluster/reconnect_delay_ms'"],
         # mounted where the members mount it (node2's mount point wins: same UUID)
         ["ssh", "node3", "cinder-ocfs2", "disk", "add", f"UUID={UUID}", "--base",
          os.path.dirname(cluster_facts["node2"]["filesystems"][0]["mount_point"]), "--yes"],

@@ -113,7 +113,10 @@ def main() -> int:
         vol = objects.Volume(context=ctx, id=step[key], size=size or step.get("size", 1),
                              host=f"{args.host}@{args.backend}#{pool}",
                              volume_type_id=None, status="available",
-                             attach_status="detached")
+                             attach_status="detached",
+                             # Stateless steps: found by the pool in the host (a real
+                             # Cinder volume also carries the filesystem UUID).
+                             provider_id=step.get("provider_id"))
         vol._name_id = None
         return vol
 

@@ -1007,6 +1007,9 @@ class OCFS2DriverTestCase(DriverFixture):
         path = self.drv.local_path(vol)
         with open(path, "wb") as f:  # cinder-backup's restore: 'wb', non-zero chunks only
             f.write(b"RESTORED")
+            f.seek(GiB - 3)
+            f.write(b"END")  # the last chunk held data: full size, holes between
+        self.assertLess(os.stat(path).st_blocks * 512, GiB)
         self.drv.remove_export(self.context, vol)
         self.assertEqual(GiB, os.path.getsize(path))
         self.assertGreaterEqual(os.stat(path).st_blocks * 512, GiB)

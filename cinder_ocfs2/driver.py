@@ -259,13 +259,16 @@ class OCFS2Driver(driver.VolumeDriver):
         }
 
     # ------------------------------------------------------------ paths
-    def _pool_of(self, volume) -> filesystems.Pool:
-        """The live pool holding ``volume``.
+    def _pool_of(self, volume, new: bool = False) -> filesystems.Pool:
+        """The live pool holding ``volume`` (or, ``new``, the one to create it in).
 
         By the filesystem UUID recorded in ``provider_id`` when there is one
         (labels are not unique and can change), else by the pool in its host.
+        A volume being created goes where the scheduler put it (its host): its
+        ``provider_id`` may be a copy of another volume's (a host-assisted
+        migration's new volume copies the source's fields).
         """
-        if volume.provider_id:
+        if volume.provider_id and not new:
             return self._pool_by_uuid(volume.provider_id, f"volume {volume.id}")
         name = volume_utils.extract_host(volume.host, "pool")
         if name is None:
@@ -295,7 +298,7 @@ class OCFS2Driver(driver.VolumeDriver):
     @staticmethod
     def _fs_model(pool: filesystems.Pool) -> dict:
         """The model update that ties a volume to its filesystem."""
-        return {"provider_id": pool.uuid} if pool.uuid else {}
+        return {"provider_id": pool.uuid}
 
     @staticmethod
     def _attached(volume) -> bool:
@@ -355,7 +358,7 @@ class OCFS2Driver(driver.VolumeDriver):
     @_translate
     @coordination.synchronized("{volume.id}-ocfs2")
     def create_volume(self, volume):
-        pool = self._pool_of(volume)
+        pool = self._pool_of(volume, new=True)
         path, thick = pool.file(volume.name), self._thick(volume)
         _native(volumes.create)(path, volume.size * GiB, mode=self._mode, thick=thick)
         LOG.info("Created %(thick)s volume file %(path)s (%(size)s GiB)",
@@ -471,7 +474,7 @@ class OCFS2Driver(driver.VolumeDriver):
     @coordination.synchronized("{volume.id}-ocfs2")
     def create_volume_from_snapshot(self, volume, snapshot):
         src_pool = self._pool_of(snapshot.volume)
-        dst_pool = self._pool_of(volume)
+        dst_pool = self._pool_of(volume, new=True)
         self._copy(src_pool.file(snapshot.name), dst_pool.file(volume.name),
                    volume.size * GiB, src_pool=src_pool, dst_pool=dst_pool)
         return self._fs_model(dst_pool)
@@ -480,7 +483,7 @@ class OCFS2Driver(driver.VolumeDriver):
     @coordination.synchronized("{volume.id}-ocfs2", "{src_vref.id}-ocfs2")
     def create_cloned_volume(self, volume, src_vref):
         src_pool = self._pool_of(src_vref)
-        dst_pool = self._pool_of(volume)
+        dst_pool = self._pool_of(volume, new=True)
         # An attached source (a backup without backup_use_temp_snapshot clones it).
         self._copy(src_pool.file(src_vref.name), dst_pool.file(volume.name),
                    volume.size * GiB, src_pool=src_pool, dst_pool=dst_pool,
@@ -573,7 +576,7 @@ class OCFS2Driver(driver.VolumeDriver):
         src = self._glance_image_file(image_location, str(image_meta["id"]))
         if src is None:
             return None, False
-        dst_pool = self._pool_of(volume)
+        dst_pool = self._pool_of(volume, new=True)
         src_dev, dst_dev = os.stat(src).st_dev, os.stat(dst_pool.path).st_dev
         if src_dev != dst_dev or not dst_pool.has_refcount:
             return None, False
@@ -717,7 +720,7 @@ class OCFS2Driver(driver.VolumeDriver):
         none: then the file must be in exactly one of our pools.
         """
         if volume_utils.extract_host(volume.host, "pool") is not None:
-            return self._pool_of(volume)
+            return self._pool_of(volume, new=True)
         pools = [p for p in (self.monitor.pools or self.monitor.refresh()).values() if p.up]
         found = [p for p in pools if os.path.lexists(os.path.join(p.path, str(name)))]
         if len(found) == 1:

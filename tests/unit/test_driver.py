@@ -1140,3 +1140,17 @@ class OCFS2DriverHubTestCase(DriverFixture):
         with self._slowed("statvfs"):
             stall = self._max_stall(self.drv.get_volume_stats, True)
         self.assertLess(stall, 0.1)
+
+
+class OCFS2DriverNewVolumeTestCase(DriverFixture):
+
+    def test_new_volume_goes_where_the_scheduler_put_it(self):
+        # A host-assisted migration's new volume copies the source's provider_id.
+        src = self._volume(provider_id=UUID1)
+        self.drv.create_volume(src)
+        new = self._volume(id=fake.VOLUME2_ID, pool="vol2", provider_id=UUID1)
+        self.assertEqual({"provider_id": UUID2}, self.drv.create_volume(new))
+        self.assertTrue(os.path.exists(os.path.join(self.vol2, new.name)))
+        clone = self._volume(id=fake.VOLUME3_ID, pool="vol2", provider_id=UUID1)
+        self.assertEqual({"provider_id": UUID2}, self.drv.create_cloned_volume(clone, src))
+        self.assertTrue(os.path.exists(os.path.join(self.vol2, clone.name)))

@@ -269,7 +269,23 @@ class OCFS2Driver(driver.VolumeDriver):
         migration's new volume copies the source's fields).
         """
         if volume.provider_id and not new:
-            return self._pool_by_uuid(volume.provider_id, f"volume {volume.id}")
+            try:
+                return self._pool_by_uuid(volume.provider_id, f"volume {volume.id}")
+            except exception.FilesystemMissing:
+                # A stale record (a host-assisted migration can leave the source's): the
+                # pool in the host counts only if the volume's file is really there.
+                pool = self._host_pool(volume)
+                if not os.path.isfile(pool.file(volume.name)):
+                    raise
+                LOG.warning("Volume %(id)s records filesystem %(old)s but its file is in "
+                            "pool %(pool)s (%(uuid)s)", {"id": volume.id, "pool": pool.name,
+                                                        "old": volume.provider_id,
+                                                        "uuid": pool.uuid})
+                return pool
+        return self._host_pool(volume)
+
+    def _host_pool(self, volume) -> filesystems.Pool:
+        """The live pool named in ``volume.host`` (the only pool when it names none)."""
         name = volume_utils.extract_host(volume.host, "pool")
         if name is None:
             pools = self.monitor.pools or self.monitor.refresh()

@@ -880,11 +880,11 @@ class OCFS2DriverTestCase(DriverFixture):
 
     def test_delete_refuses_when_the_recorded_filesystem_is_not_mounted(self):
         vol = self._volume(provider_id="99999999-9999-4999-8999-999999999999")
-        self._raw_file(os.path.join(self.vol1, vol.name))
+        self._raw_file(os.path.join(self.vol2, vol.name))  # not in its host's pool (gold)
         exc = self.assertRaises(cinder_exception.VolumeBackendAPIException,
                                 self.drv.delete_volume, vol)
         self.assertIn("not mounted here", str(exc))
-        self.assertTrue(os.path.exists(os.path.join(self.vol1, vol.name)))
+        self.assertTrue(os.path.exists(os.path.join(self.vol2, vol.name)))
 
     def test_update_provider_info_records_the_filesystem(self):
         vol, missing = self._volume(), self._volume(id=fake.VOLUME2_ID, pool="vol2")
@@ -1154,3 +1154,15 @@ class OCFS2DriverNewVolumeTestCase(DriverFixture):
         clone = self._volume(id=fake.VOLUME3_ID, pool="vol2", provider_id=UUID1)
         self.assertEqual({"provider_id": UUID2}, self.drv.create_cloned_volume(clone, src))
         self.assertTrue(os.path.exists(os.path.join(self.vol2, clone.name)))
+
+    def test_stale_filesystem_record_with_the_file_in_the_host_pool(self):
+        # After a host-assisted migration the record may still name the source's filesystem.
+        vol = self._volume(pool="vol2")
+        self.drv.create_volume(vol)
+        vol.provider_id = "99999999-9999-4999-8999-999999999999"
+        self.assertEqual(os.path.join(self.vol2, vol.name), self.drv.local_path(vol))
+        self.drv.delete_volume(vol)
+        self.assertFalse(os.path.exists(os.path.join(self.vol2, vol.name)))
+        # No file there: still refused, never "already gone".
+        self.assertRaises(cinder_exception.VolumeBackendAPIException,
+                          self.drv.delete_volume, vol)

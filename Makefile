@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 VPY := $(VENV)/bin/python
 
-.PHONY: deps venv unit lab-test e2e test demo demo-down lint bench
+.PHONY: deps venv unit lab-test e2e test demo demo-down lint bench tempest
 
 deps:
 	scripts/install-deps
@@ -36,6 +36,15 @@ test: lint unit lab-test
 
 demo: deps venv
 	$(VPY) -m e2e up
+
+# Upstream's volume tests (tempest + cinder-tempest-plugin, own venv under .lab/) against
+# the running deployment (`make demo` first). TEMPEST_REGEX picks a subset (ci: the
+# proposed CI subset, full: the default, or a regex); the subunit
+# stream and a summary land in .lab/e2e/logs/tempest/.
+TEMPEST_REGEX ?=
+TEMPEST_CONCURRENCY ?= 2
+tempest: venv
+	TEMPEST_REGEX='$(TEMPEST_REGEX)' TEMPEST_CONCURRENCY=$(TEMPEST_CONCURRENCY) $(VPY) -m e2e.tempest
 
 demo-down: venv
 	$(VPY) -m e2e down

@@ -14,8 +14,11 @@
 """How to point the ``openstack`` and ``cinder`` CLIs at the deployment.
 
 Both run inside the lab's netns (the only place the APIs are reachable).
-``openstack`` reads a ``clouds.yaml`` (auth type ``none`` with per-service
-endpoint overrides); ``cinder`` uses cinderclient's ``noauth`` plugin.
+With Keystone (the default) both use password auth as ``admin`` of project
+``admin``: ``openstack`` reads a ``clouds.yaml``, ``cinder`` the usual
+``OS_*`` variables (which is also what ``openrc`` exports). With
+``E2E_AUTH=noauth``, ``openstack`` uses auth type ``none`` with per-service
+endpoint overrides and ``cinder`` cinderclient's ``noauth`` plugin.
 """
 
 from __future__ import annotations
@@ -34,6 +37,20 @@ VOLUME_API_VERSION = "3.70"
 
 
 def clouds_yaml(glance_endpoint: str) -> str:
+    if config.AUTH == "keystone":
+        return f"""clouds:
+  e2e:
+    auth:
+      auth_url: {config.keystone_endpoint()}
+      username: {config.ADMIN_USER}
+      password: {config.ADMIN_PASSWORD}
+      project_name: {config.ADMIN_PROJECT}
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: {config.REGION}
+    identity_api_version: "3"
+    volume_api_version: "3"
+"""
     return f"""clouds:
   e2e:
     auth_type: none
@@ -61,6 +78,11 @@ def write(glance_endpoint: str) -> Path:
 def env(command: str = "openstack") -> dict[str, str]:
     """Environment for ``command`` ("openstack" or "cinder")."""
     base = {"PATH": f"{config.HOST_VENV}/bin:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+    if config.AUTH == "keystone":
+        if command == "cinder":
+            return base | password_env()
+        return base | {"OS_CLIENT_CONFIG_FILE": str(clouds_path()), "OS_CLOUD": "e2e",
+                       "OS_VOLUME_API_VERSION": VOLUME_API_VERSION}
     if command == "cinder":
         return base | {
             "OS_AUTH_TYPE": "noauth", "OS_USER_ID": config.USER_ID,
@@ -71,13 +93,26 @@ def env(command: str = "openstack") -> dict[str, str]:
                    "OS_VOLUME_API_VERSION": VOLUME_API_VERSION}
 
 
+def password_env() -> dict[str, str]:
+    """The ``OS_*`` variables of password auth as the deployment's admin."""
+    return {
+        "OS_AUTH_URL": config.keystone_endpoint(), "OS_IDENTITY_API_VERSION": "3",
+        "OS_USERNAME": config.ADMIN_USER, "OS_PASSWORD": config.ADMIN_PASSWORD,
+        "OS_PROJECT_NAME": config.ADMIN_PROJECT, "OS_USER_DOMAIN_NAME": "Default",
+        "OS_PROJECT_DOMAIN_NAME": "Default", "OS_REGION_NAME": config.REGION,
+        "OS_VOLUME_API_VERSION": VOLUME_API_VERSION,
+    }
+
+
 def openrc() -> str:
     wrapper = config.REPO_ROOT / "e2e" / "os"
+    variables = (password_env() if config.AUTH == "keystone"
+                 else {k: v for k, v in env("openstack").items() if k != "PATH"})
     return "\n".join([
         "# Source me, then run the CLIs through the netns wrapper:",
         f"#   {wrapper} openstack volume list",
         f"#   {wrapper} cinder get-pools --detail",
-        *(f"export {k}={v}" for k, v in env("openstack").items() if k != "PATH"),
+        *(f"export {k}={v}" for k, v in variables.items()),
         f"export E2E_NETNS={config.NETNS}",
         *([f"export LAB_NAME={lab_config.LAB_NAME}"] if lab_config.LAB_NAME else []),
         "",

@@ -47,6 +47,22 @@ RABBIT_DIST_PORT = 25672
 PG_PORT = 5432
 CINDER_API_PORT = 8776
 GLANCE_PORT = 9292
+KEYSTONE_PORT = 5000
+
+# "keystone": Keystone on the host side, cinder-api with ``auth_strategy =
+# keystone`` and the CLIs with password auth (what tempest needs); "noauth":
+# no Keystone, cinder's noauth (every request is user admin of project admin).
+AUTH = os.environ.get("E2E_AUTH", "keystone")
+REGION = "RegionOne"
+# Lab-only credentials: Keystone listens inside the lab's netns and nowhere else.
+ADMIN_USER = "admin"
+ADMIN_PROJECT = "admin"
+ADMIN_PASSWORD = os.environ.get("E2E_ADMIN_PASSWORD", "e2e-admin-secret")
+SERVICE_PROJECT = "service"
+# cinder's service user (keystonemiddleware validates tokens with it; its
+# project and id are the cinder internal tenant of the image-volume cache).
+CINDER_USER = "cinder"
+SERVICE_PASSWORD = os.environ.get("E2E_SERVICE_PASSWORD", "e2e-service-secret")
 
 # noauth: cinder's NoAuthMiddleware maps a request without a token to
 # user "admin" of project "admin", with admin rights.
@@ -94,6 +110,10 @@ def coordination_url() -> str:
 
 def cinder_endpoint() -> str:
     return f"http://{HOST_IP}:{CINDER_API_PORT}/v3"
+
+
+def keystone_endpoint() -> str:
+    return f"http://{HOST_IP}:{KEYSTONE_PORT}/v3"
 
 
 def glance_endpoint() -> str:

@@ -14,7 +14,8 @@
 """The host side's control plane, inside the lab's netns.
 
 rabbitmq-server and PostgreSQL from apt, cinder-api and cinder-scheduler
-from the host venv, and glance-api (noauth, file store). Each runs as a
+from the host venv, glance-api (noauth, file store) and keystone
+(:mod:`e2e.keystone`, unless ``E2E_AUTH=noauth``). Each runs as a
 supervised process (:mod:`e2e.procs`) with its state under
 ``STATE_DIR``; ``up()`` is idempotent, ``down()`` stops everything.
 """
@@ -161,17 +162,50 @@ def _bin(name: str) -> str:
     return str(config.HOST_VENV / "bin" / name)
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def keystone_authtoken() -> str:
+    """cinder-api's ``[keystone_authtoken]``: keystonemiddleware validates with cinder's user."""
+    return "\n".join([
+        "", "[keystone_authtoken]",
+        f"www_authenticate_uri = {config.keystone_endpoint()}",
+        f"auth_url = {config.keystone_endpoint()}",
+        "auth_type = password",
+        f"username = {config.CINDER_USER}",
+        f"password = {config.SERVICE_PASSWORD}",
+        f"project_name = {config.SERVICE_PROJECT}",
+        "user_domain_name = Default",
+        "project_domain_name = Default",
+        f"region_name = {config.REGION}",
+        # No memcached: keystonemiddleware's in-process token cache.
+        "", "[oslo_policy]",
+        "enforce_new_defaults = True",
+        "enforce_scope = False", "",
+    ])
+
+
 def start_cinder(say: Say, glance_endpoint: str | None = None) -> None:
     for sub in ("cinder/locks", "cinder/coordination", "logs"):
         (config.STATE_DIR / sub).mkdir(parents=True, exist_ok=True)
     paste = (config.HOST_VENV / "etc/cinder/api-paste.ini").read_text()
-    paste = paste.replace("cinder.api.middleware.auth:NoAuthMiddleware.factory",
-                          "e2e.noauth:DefaultTokenNoAuth.factory")
+    if config.AUTH == "noauth":  # keystone: the stock api-paste.ini
+        paste = paste.replace("cinder.api.middleware.auth:NoAuthMiddleware.factory",
+                              "e2e.noauth:DefaultTokenNoAuth.factory")
+    before = _read(config.STATE_DIR / "api-paste.ini") + _read(cinder_conf())
     (config.STATE_DIR / "api-paste.ini").write_text(paste)
     values = _common_values()
+    values["auth_strategy"] = config.AUTH
+    values["auth_section"] = keystone_authtoken() if config.AUTH == "keystone" else ""
     if glance_endpoint:
         values["glance_endpoint"] = glance_endpoint
     conf = render("cinder-host.conf", cinder_conf(), **values)
+    if before != paste + conf.read_text():  # e.g. E2E_AUTH changed: restart with it
+        stop_cinder()
     t0 = time.monotonic()
     procs.run([_bin("cinder-manage"), "--config-file", str(conf), "db", "sync"], timeout=600)
     say(f"e2e: cinder db sync done ({time.monotonic() - t0:.0f}s)")
@@ -233,5 +267,6 @@ def up(say: Say = print) -> None:
 def down() -> None:
     stop_cinder()
     stop_glance()
+    procs.stop("keystone")
     stop_rabbit()
     stop_postgres()

@@ -15,7 +15,8 @@
 
 ``up`` installs the apt packages it needs (rabbitmq-server, postgresql),
 brings the lab up (or reuses a running one), adds the second pool's and the
-second backend's disks, starts the control plane in the lab's netns and the
+second backend's disks, starts the control plane in the lab's netns (with
+Keystone unless ``E2E_AUTH=noauth``) and the
 services on the nodes, and waits until every service reports up. It is
 idempotent: what already runs is left alone.
 """
@@ -31,7 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from e2e import clients, config, control, nodes, procs
+from e2e import clients, config, control, keystone, nodes, procs
 from lab import config as lab_config
 from lab.lab import Lab
 
@@ -124,9 +125,14 @@ def up(say: Say = _say) -> Lab:
         say("e2e: the node image has no glance; glance-api runs on the host side")
         control.start_glance(say)
         glance = config.glance_endpoint()
+    if config.AUTH == "keystone":
+        keystone.start(say, glance)
     control.start_cinder(say, glance_endpoint=glance)
     clients.write(glance)
-    nodes.configure(lab, glance)
+    changed = nodes.configure(lab, glance)
+    # A node's cinder.conf changed (E2E_AUTH, new ids): restart its services with it.
+    # glance-api is not cinder's but is restarted with them (cheap).
+    nodes.stop(lab, only=changed)
     if on_node:
         nodes.start_glance(lab, say, db_sync=glance_db_new)
     since = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
@@ -162,6 +168,11 @@ def howto() -> str:
         "or by hand:",
         f"  source {config.STATE_DIR / 'openrc'}",
         f"  ip netns exec {config.NETNS} openstack volume list",
+        *([f"Keystone: {config.keystone_endpoint()}, user {config.ADMIN_USER} / password "
+           f"{config.ADMIN_PASSWORD}, project {config.ADMIN_PROJECT}, domain Default "
+           f"(clouds.yaml: {clients.clouds_path()}, cloud e2e)",
+           "Tempest against it: make tempest"] if config.AUTH == "keystone"
+          else ["Auth: noauth (E2E_AUTH=noauth)"]),
         f"Logs: {config.STATE_DIR / 'logs'} (host side), "
         f"{nodes.host_log_dir('node1').rsplit('/', 1)[0]}/<node>/ (nodes)",
         "Stop everything: make demo-down (python -m e2e down)",

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from e2e import config, control
+from e2e import config, control, keystone
 from lab import config as lab_config
 from lab.lab import Lab, Node
 
@@ -111,6 +111,16 @@ def _glance_endpoint(on_node: bool) -> str:
     return f"http://{host}:{config.GLANCE_PORT}"
 
 
+def internal_tenant() -> dict[str, str]:
+    """cinder's internal tenant (the image-volume cache's owner): real Keystone ids."""
+    if config.AUTH == "noauth":
+        return {"project_id": config.PROJECT_ID, "user_id": config.USER_ID}
+    made = keystone.ids()
+    if not made:
+        raise RuntimeError(f"no {keystone.ids_path()}: keystone.start() has not run")
+    return {"project_id": made["service_project_id"], "user_id": made["cinder_user_id"]}
+
+
 def node_conf(node: Node, glance_endpoint: str) -> str:
     """cinder.conf for ``node``: active-active ``cluster`` or a shared ``backend_host``."""
     clustered = config.HA_MODE == "cluster"
@@ -123,14 +133,16 @@ def node_conf(node: Node, glance_endpoint: str) -> str:
         "backup_dir": backup_dir(), "coordination_url": config.coordination_url(),
         "mount_root": config.MOUNT_ROOT, "mount_root_b": backend_b_root(),
         "images_dir": glance_store_dir(),
-        "project_id": config.PROJECT_ID, "user_id": config.USER_ID,
+        **internal_tenant(),
     }
     return (config.TEMPLATES / "cinder-node.conf").read_text().format(**values)
 
 
-def configure(lab: Lab, glance_endpoint: str) -> None:
+def configure(lab: Lab, glance_endpoint: str) -> list[str]:
+    """Write every node's configs; return the nodes whose cinder.conf changed."""
     rootwrap = (config.TEMPLATES / "rootwrap.conf").read_text().format(node_venv=config.NODE_VENV)
     venv = config.NODE_VENV
+    changed = []
     for node in lab.running_nodes():
         node.sh(f"""set -e
 mkdir -p {config.NODE_CONF_DIR} /var/lib/cinder/locks {GUEST_LOG_ROOT}/{node.name}
@@ -139,7 +151,13 @@ ln -sf {venv}/bin/cinder-rootwrap /usr/local/bin/cinder-rootwrap
 ln -sf {venv}/bin/privsep-helper /usr/local/bin/privsep-helper
 """, timeout=60)
         node.write_file(f"{config.NODE_CONF_DIR}/rootwrap.conf", rootwrap)
-        node.write_file(f"{config.NODE_CONF_DIR}/cinder.conf", node_conf(node, glance_endpoint))
+        conf = f"{config.NODE_CONF_DIR}/cinder.conf"
+        text = node_conf(node, glance_endpoint)
+        old = node.exec(["cat", conf], timeout=30)
+        if not old.ok or old.stdout != text:
+            changed.append(node.name)
+        node.write_file(conf, text)
+    return changed
 
 
 # --- processes -------------------------------------------------------------
@@ -223,9 +241,12 @@ def start_services(lab: Lab) -> None:
                 "--log-file", guest_log(node.name, service)], pids)
 
 
-def stop(lab: Lab) -> None:
+def stop(lab: Lab, only: list[str] | None = None) -> None:
+    """Stop what we started on every node (or on the nodes in ``only``)."""
     pids = _load_pids()
-    for name in pids:
+    for name in list(pids):
+        if only is not None and name not in only:
+            continue
         node = lab.node(name)
         if not node.running():
             continue
@@ -234,7 +255,8 @@ def stop(lab: Lab) -> None:
         for pid in services.values():
             node.exec(f"kill -TERM -- -{pid} 2>/dev/null; sleep 2; kill -KILL -- -{pid} "
                       "2>/dev/null; true", timeout=60)
-    _pids_file().unlink(missing_ok=True)
+        pids.pop(name)
+    _save_pids(pids)
 
 
 def wait_glance(timeout: float = 600.0) -> float:

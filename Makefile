@@ -29,10 +29,15 @@ lab-test: deps venv
 e2e: deps venv
 	$(VPY) -m pytest -q -m lab --durations=10 tests/e2e
 
-# CI runs this: lint, unit, the lab tests, then the operators' scenario on real Cinder
-# (torn down afterwards; `make e2e` alone leaves the deployment running).
+# CI runs this: lint, unit, the lab tests, then the operators' scenario on real Cinder and
+# tempest's CI subset against the same deployment (one boot), torn down afterwards even
+# when a stage failed; `make e2e` alone leaves the deployment running.
 test: lint unit lab-test
-	E2E_DOWN=1 $(MAKE) e2e
+	status=0; \
+	$(MAKE) e2e || status=$$?; \
+	$(MAKE) tempest TEMPEST_REGEX=$(TEST_TEMPEST_REGEX) || status=$$?; \
+	$(MAKE) demo-down; \
+	exit $$status
 
 demo: deps venv
 	$(VPY) -m e2e up
@@ -42,6 +47,7 @@ demo: deps venv
 # proposed CI subset, full: the default, or a regex); the subunit
 # stream and a summary land in .lab/e2e/logs/tempest/.
 TEMPEST_REGEX ?=
+TEST_TEMPEST_REGEX ?= ci
 TEMPEST_CONCURRENCY ?= 2
 tempest: venv
 	TEMPEST_REGEX='$(TEMPEST_REGEX)' TEMPEST_CONCURRENCY=$(TEMPEST_CONCURRENCY) $(VPY) -m e2e.tempest

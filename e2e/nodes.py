@@ -253,7 +253,7 @@ def stop(lab: Lab, only: list[str] | None = None) -> None:
         services = dict(_known(node, pids))
         services.pop("boot_id")
         for pid in services.values():
-            node.exec(f"kill -TERM -- -{pid} 2>/dev/null; sleep 2; kill -KILL -- -{pid} "
+            node.exec(f"kill -TERM -{pid} 2>/dev/null; sleep 2; kill -KILL -{pid} "
                       "2>/dev/null; true", timeout=60)
         pids.pop(name)
     _save_pids(pids)

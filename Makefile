@@ -44,7 +44,7 @@ demo: deps venv
 
 # Upstream's volume tests (tempest + cinder-tempest-plugin, own venv under .lab/) against
 # the running deployment (`make demo` first). TEMPEST_REGEX picks a subset (ci: the
-# proposed CI subset, full: the default, or a regex); the subunit
+# CI subset make test runs, full: the default, or a regex); the subunit
 # stream and a summary land in .lab/e2e/logs/tempest/.
 TEMPEST_REGEX ?=
 TEST_TEMPEST_REGEX ?= ci

@@ -688,7 +688,9 @@ class OCFS2Driver(driver.VolumeDriver):
         new_specs = (new_type or {}).get("extra_specs") or {}
         if new_specs.get("provisioning:type") == "thick":
             self._allocate(volume)
-        return True
+        # Nothing moved: keep the volume's host. Cinder would otherwise write the host
+        # of whichever node last reported the cluster's stats (node1 or node2 by chance).
+        return True, {"host": volume.host, "cluster_name": volume.cluster_name}
 
     @coordination.synchronized("{volume.id}-ocfs2")
     def _allocate(self, volume):

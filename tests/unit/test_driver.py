@@ -514,9 +514,11 @@ class OCFS2DriverTestCase(DriverFixture):
         vol = self._volume()
         self.drv.create_volume(vol)
         with mock.patch("os.posix_fallocate") as fallocate:
-            self.assertTrue(self.drv.retype(
+            retyped, update = self.drv.retype(
                 self.context, vol, {"extra_specs": {"provisioning:type": "thick"}}, {},
-                {"host": "node1@ocfs2#gold"}))
+                {"host": "node1@ocfs2#gold"})
+        self.assertTrue(retyped)
+        self.assertEqual(vol.host, update["host"])
         fallocate.assert_called_once_with(mock.ANY, 0, GiB)
         self.assertFalse(self.drv.retype(self.context, vol, {}, {},
                                          {"host": "node1@ocfs2#vol2"}))
@@ -526,7 +528,9 @@ class OCFS2DriverTestCase(DriverFixture):
         vol = self._volume(cluster_name="aa@ocfs2#gold")
         self.drv.create_volume(vol)
         host = {"host": "node2@ocfs2#gold", "cluster_name": "aa@ocfs2#gold"}
-        self.assertTrue(self.drv.retype(self.context, vol, {}, {}, host))
+        # In place: the volume keeps its host rather than taking the reporting node's.
+        self.assertEqual((True, {"host": vol.host, "cluster_name": "aa@ocfs2#gold"}),
+                         self.drv.retype(self.context, vol, {}, {}, host))
         host = {"host": "node2@ocfs2#gold", "cluster_name": "other@ocfs2#gold"}
         self.assertFalse(self.drv.retype(self.context, vol, {}, {}, host))
 

@@ -340,7 +340,10 @@ class OCFS2Driver(driver.VolumeDriver):
             return {}
 
     def _thick(self, volume) -> bool:
-        return self._extra_specs(volume).get("provisioning:type") == "thick"
+        kind = self._extra_specs(volume).get("provisioning:type")
+        if kind not in (None, "", "thin", "thick"):
+            raise exception.InvalidProvisioningType(kind=kind, type=volume.volume_type_id)
+        return kind == "thick"
 
     def _copy(self, src: str, dst: str, size: int | None, *,
               src_pool: filesystems.Pool, dst_pool: filesystems.Pool,
@@ -686,7 +689,10 @@ class OCFS2Driver(driver.VolumeDriver):
         if not (same_backend and same_pool):
             return False
         new_specs = (new_type or {}).get("extra_specs") or {}
-        if new_specs.get("provisioning:type") == "thick":
+        kind = new_specs.get("provisioning:type")
+        if kind not in (None, "", "thin", "thick"):
+            raise exception.InvalidProvisioningType(kind=kind, type=(new_type or {}).get("id"))
+        if kind == "thick":
             self._allocate(volume)
         # Nothing moved: keep the volume's host. Cinder would otherwise write the host
         # of whichever node last reported the cluster's stats (node1 or node2 by chance).

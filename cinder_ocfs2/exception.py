@@ -49,6 +49,12 @@ class VolumeFileError(OCFS2Error):
     message = "volume file %(path)s: %(reason)s"
 
 
+class InvalidProvisioningType(OCFS2Error):
+    message = ("volume type %(type)s asks for provisioning:type=%(kind)r; this driver knows "
+               "'thin' (the default) and 'thick': fix the extra spec with openstack volume "
+               "type set --property provisioning:type=thin|thick")
+
+
 class InvalidPath(OCFS2Error):
     message = "%(path)s is not allowed: %(reason)s"
 

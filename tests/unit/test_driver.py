@@ -273,6 +273,19 @@ class OCFS2DriverTestCase(DriverFixture):
             self.drv.create_volume(vol)
         fallocate.assert_called_once_with(mock.ANY, 0, GiB)
 
+    def test_unknown_provisioning_type_is_refused_and_nothing_is_made(self):
+        vol = self._volume(size=1)
+        self.mock_object(self.drv, "_extra_specs", return_value={"provisioning:type": "thik"})
+        exc = self.assertRaises(cinder_exception.VolumeBackendAPIException,
+                                self.drv.create_volume, vol)
+        self.assertIn("provisioning:type='thik'", str(exc))
+        self.assertIn("openstack volume type set", str(exc))
+        self.assertEqual([], os.listdir(self.vol1))
+        exc = self.assertRaises(cinder_exception.VolumeBackendAPIException, self.drv.retype,
+                                self.context, vol, {"id": "t", "extra_specs": {
+                                    "provisioning:type": "fat"}}, {}, {"host": vol.host})
+        self.assertIn("'fat'", str(exc))
+
     def test_create_on_named_pool_uses_name_id(self):
         vol = self._volume(pool="vol2", _name_id=fake.VOLUME2_ID)
         self.drv.create_volume(vol)

@@ -550,7 +550,9 @@ class OCFS2Driver(driver.VolumeDriver):
     def copy_image_to_volume(self, context, volume, image_service, image_id,
                              disable_sparse=False):
         path = self._path(volume)
-        with volumes.building(path) as tmp:
+        with contextlib.ExitStack() as stack:
+            # Entered in a native thread: it takes the pool directory's (DLM) flock.
+            tmp = _native(stack.enter_context)(volumes.building(path))
             image_utils.fetch_to_raw(context, image_service, image_id, tmp,
                                      self.configuration.volume_dd_blocksize,
                                      size=volume.size, run_as_root=False,

@@ -19,11 +19,20 @@ then renamed into place, so a crash leaves either the old file or the new
 one plus an orphan that :func:`cleanup_orphans` removes later.  Only names
 of exactly that shape (:func:`is_temp_name`) are ever swept: another
 tool's ``.tmp-notes`` is not ours to delete.
+
+While it builds, :func:`building` holds a shared ``flock`` on the
+directory.  On OCFS2 (o2cb) flock locks are cluster-wide and a dead node's
+are dropped when the cluster recovers it, so a sweep that gets the lock
+exclusively knows no process on any node is building there: every temp
+file older than :data:`ORPHAN_GRACE` is then an orphan and goes at once.
+Otherwise only those older than the sweep's ``max_age`` go.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import logging
 import os
 import re
@@ -39,6 +48,9 @@ LOG = logging.getLogger(__name__)
 TEMP_PREFIX = ".tmp-"
 _TEMP_HEX = 12
 _TEMP_RE = re.compile(rf"{re.escape(TEMP_PREFIX)}.+-[0-9a-f]{{{_TEMP_HEX}}}", re.DOTALL)
+#: A temp file younger than this is never swept, even when no builder holds the
+#: directory: a builder of a release without the lock may still be writing it.
+ORPHAN_GRACE = 120.0
 
 
 def parse_mode(text: str | int) -> int:
@@ -83,16 +95,37 @@ def publish(tmp: str, final: str, *, replace: bool = True) -> None:
     fsync_dir(os.path.dirname(final) or ".")
 
 
+def _lock_dir(dirpath: str, mode: int) -> int | None:
+    """An fd of ``dirpath`` holding ``flock(mode)``; None if not granted (LOCK_NB)."""
+    fd = os.open(dirpath, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, mode)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return None
+        raise
+    return fd
+
+
 @contextlib.contextmanager
 def building(final: str) -> Iterator[str]:
-    """Yield a temp path beside ``final``; remove it if the body fails."""
+    """Yield a temp path beside ``final``; remove it if the body fails.
+
+    The directory is share-locked for the whole build (see the module
+    docstring): the sweep of another node leaves this temp file alone.
+    """
     tmp = temp_path(final)
+    guard = _lock_dir(os.path.dirname(tmp) or ".", fcntl.LOCK_SH)
     try:
         yield tmp
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    finally:
+        if guard is not None:
+            os.close(guard)
 
 
 def _allocate(fd: int, offset: int, length: int) -> None:
@@ -201,23 +234,34 @@ def set_mode(path: str, mode: int) -> None:
 
 
 def cleanup_orphans(dirpath: str, max_age: float, now: float | None = None) -> list[str]:
-    """Remove our temp files (:func:`is_temp_name`) older than ``max_age`` seconds."""
+    """Remove our temp files (:func:`is_temp_name`) that no build still owns.
+
+    With the directory's lock taken exclusively (no builder anywhere), every
+    temp file older than :data:`ORPHAN_GRACE`; else those older than
+    ``max_age`` seconds.
+    """
     now = time.time() if now is None else now
-    removed = []
+    removed: list[str] = []
     try:
-        entries = list(os.scandir(dirpath))
+        idle = _lock_dir(dirpath, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except FileNotFoundError:
         return removed
-    for entry in entries:
-        if not is_temp_name(entry.name):
-            continue
-        try:
-            st = entry.stat(follow_symlinks=False)
-            if stat.S_ISREG(st.st_mode) and now - st.st_mtime > max_age:
-                os.unlink(entry.path)
-                removed.append(entry.path)
-                LOG.info("Removed orphaned temporary file %s (%.0f s old)",
-                         entry.path, now - st.st_mtime)
-        except FileNotFoundError:
-            continue
+    limit = min(max_age, ORPHAN_GRACE) if idle is not None else max_age
+    try:
+        for entry in os.scandir(dirpath):
+            if not is_temp_name(entry.name):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode) and now - st.st_mtime > limit:
+                    os.unlink(entry.path)
+                    removed.append(entry.path)
+                    LOG.info("Removed orphaned temporary file %s (%.0f s old%s)",
+                             entry.path, now - st.st_mtime,
+                             ", no build in progress" if idle is not None else "")
+            except FileNotFoundError:
+                continue
+    finally:
+        if idle is not None:
+            os.close(idle)
     return removed

@@ -14,6 +14,9 @@
 """Tests for cinder_ocfs2.volumes."""
 
 import os
+import subprocess
+import sys
+import time
 from unittest import mock
 
 import pytest
@@ -120,6 +123,37 @@ def test_cleanup_orphans(tmp_path):
     removed = volumes.cleanup_orphans(str(tmp_path), 3600)
     assert removed == [str(old)]
     assert sorted(os.listdir(tmp_path)) == [".tmp-volume-2-0123456789ab", "volume-3"]
+
+
+def test_cleanup_orphans_with_no_build_in_progress_removes_them_after_the_grace(tmp_path):
+    crashed = tmp_path / ".tmp-volume-1-0123456789ab"
+    fresh = tmp_path / ".tmp-volume-2-0123456789ab"
+    for p in (crashed, fresh):
+        p.write_bytes(b"")
+    now = time.time()
+    os.utime(crashed, (now - volumes.ORPHAN_GRACE - 5,) * 2)
+    # max_age a day: without the lock's answer the crashed build's file would stay.
+    assert volumes.cleanup_orphans(str(tmp_path), 86400, now=now) == [str(crashed)]
+    assert os.listdir(tmp_path) == [fresh.name]
+
+
+def test_cleanup_orphans_leaves_files_of_a_build_in_progress(tmp_path):
+    final = str(tmp_path / "volume-1")
+    old = tmp_path / ".tmp-volume-9-0123456789ab"
+    old.write_bytes(b"")
+    os.utime(old, (time.time() - 3600,) * 2)
+    with volumes.building(final) as tmp:
+        open(tmp, "w").close()
+        os.utime(tmp, (time.time() - 3600,) * 2)
+        # Another process (another node on OCFS2) sweeps while this one builds.
+        swept = subprocess.run(
+            [sys.executable, "-c", "import sys; from cinder_ocfs2 import volumes; "
+             "print(volumes.cleanup_orphans(sys.argv[1], 86400))", str(tmp_path)],
+            capture_output=True, text=True, check=True).stdout
+        assert swept.strip() == "[]"
+        assert os.path.exists(tmp) and old.exists()
+        volumes.publish(tmp, final)
+    assert volumes.cleanup_orphans(str(tmp_path), 86400) == [str(old)]
 
 
 def test_cleanup_orphans_removes_only_our_temp_files(tmp_path):

@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 VPY := $(VENV)/bin/python
 
-.PHONY: deps venv unit lab-test e2e test demo demo-down lint bench tempest
+.PHONY: deps venv unit lab-test e2e faults test demo demo-down lint bench tempest
 
 deps:
 	scripts/install-deps
@@ -29,13 +29,25 @@ lab-test: deps venv
 e2e: deps venv
 	$(VPY) -m pytest -q -m lab --durations=10 tests/e2e
 
-# CI runs this: lint, unit, the lab tests, then the operators' scenario on real Cinder and
-# tempest's CI subset against the same deployment (one boot), torn down afterwards even
-# when a stage failed; `make e2e` alone leaves the deployment running.
+# The fault suite (tests/faults): breaks pools, nodes and services of the deployment
+# (`make demo`, or the one make test brought up) and reports data lost, orphans and
+# recovery times (.lab/faults-report.md).
+# FAULTS picks scenarios (pytest paths). make test runs TEST_FAULTS: the pool faults
+# and hostile input (~5 min); the active-active load scenario (~7.5 min) would take CI
+# past 75 minutes and runs in make faults.
+FAULTS ?= tests/faults
+TEST_FAULTS ?= tests/faults/test_pool_faults.py tests/faults/test_hostile_input.py
+faults: deps venv
+	$(VPY) -m pytest -q -m lab --durations=10 $(FAULTS)
+
+# CI runs this: lint, unit, the lab tests, then the operators' scenario on real Cinder,
+# tempest's CI subset and the fault suite against the same deployment (one boot), torn
+# down afterwards even when a stage failed; `make e2e` alone leaves the deployment running.
 test: lint unit lab-test
 	status=0; \
 	$(MAKE) e2e || status=$$?; \
 	$(MAKE) tempest TEMPEST_REGEX=$(TEST_TEMPEST_REGEX) || status=$$?; \
+	$(MAKE) faults FAULTS='$(TEST_FAULTS)' || status=$$?; \
 	$(MAKE) demo-down; \
 	exit $$status
 

@@ -141,8 +141,22 @@ def up(say: Say = _say) -> Lab:
     wait_services(expected, since=since, say=say)
     if on_node:
         say(f"e2e: glance-api up at {glance} ({nodes.wait_glance():.0f}s more)")
+    ensure_volume_types(say)
     say(f"e2e: deployment up in {time.monotonic() - t0:.0f}s")
     return lab
+
+
+#: The volume types a new user finds: the operators' ``ocfs`` (their first command
+#: creates a volume of it) and one per backend.
+VOLUME_TYPES = {"ocfs": {"volume_backend_name": "ocfs2"},
+                "ocfsb": {"volume_backend_name": "ocfs2b"}}
+
+
+def ensure_volume_types(say: Say = _say) -> None:
+    from e2e.api import ensure_type  # the CLI helpers need the clouds.yaml written above
+    for name, specs in VOLUME_TYPES.items():
+        ensure_type(name, **specs)
+    say(f"e2e: volume types {', '.join(VOLUME_TYPES)} ready")
 
 
 def down(say: Say = _say, lab_too: bool = True) -> None:

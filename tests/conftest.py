@@ -11,11 +11,12 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Shared pytest setup: the lab fixtures (``lab``, ``node1``, ``node2``) from lab/fixtures.py."""
+"""Shared pytest setup: the lab fixtures (``lab``, ``node1``, ``node2``) from lab/fixtures.py
+and the deployment fixture (``deployment``) from e2e/fixtures.py."""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `lab` is not installed
 
-pytest_plugins = ["lab.fixtures"]
+pytest_plugins = ["lab.fixtures", "e2e.fixtures"]

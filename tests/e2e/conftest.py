@@ -11,23 +11,16 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Fixtures for the e2e scenario: the deployment, and per-step timings.
-
-``deployment`` (session) brings the deployment up with ``e2e.deploy.up()``
-(reusing a running lab and services) and leaves it running: ``make
-demo-down`` stops it. ``E2E_DOWN=1`` tears it down at the end instead.
-"""
+"""The e2e scenario's per-step timings (the ``deployment`` fixture is e2e/fixtures.py)."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from e2e import config, deploy
-from lab.lab import Lab
+from e2e import config, fixtures
 
 
 class Timings:
@@ -48,18 +41,6 @@ class Timings:
 TIMINGS = Timings()
 
 
-@pytest.fixture(scope="session")
-def deployment() -> Iterator[Lab]:
-    if os.geteuid() != 0:
-        pytest.skip("the e2e deployment needs root (netns, qemu)")
-    t0 = time.monotonic()
-    lab = deploy.up()
-    TIMINGS.add("deploy (lab + control plane + node services)", time.monotonic() - t0, "ok")
-    yield lab
-    if os.environ.get("E2E_DOWN") == "1":
-        deploy.down()
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     t0 = time.monotonic()
@@ -75,6 +56,9 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    if fixtures.DEPLOY_SECONDS is not None:
+        TIMINGS.rows.insert(0, ("deploy (lab + control plane + node services)",
+                                fixtures.DEPLOY_SECONDS, "ok"))
     if not TIMINGS.rows:
         return
     text = TIMINGS.table()

@@ -32,7 +32,6 @@ import hashlib
 import json
 import random
 import re
-import shlex
 import subprocess
 import time
 from pathlib import Path
@@ -41,30 +40,39 @@ from typing import Any
 import pytest
 
 from e2e import clients, config, nodes
-from lab.lab import Lab, Node
+from e2e.api import (
+    PATTERN_MIB,
+    GiB,
+    MiB,
+    backend_of,
+    cinder,
+    exists,
+    file_size,
+    force_delete,
+    get_pools,
+    gone_within,
+    log_since,
+    log_text,
+    osc,
+    osc_json,
+    pool_of,
+    pool_up,
+    sha_head,
+    table,
+    volume_file,
+    wait,
+    wait_gone,
+    write_pattern,
+)
+from lab.lab import Lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.e2e_step]
 
-MiB = 1 << 20
-GiB = 1 << 30
-PATTERN_MIB = 8
 #: Everything the scenario learns along the way (ids, checksums).
 S: dict[str, Any] = {}
 
 
 # --------------------------------------------------------------------- helpers
-
-def osc(*args: str, timeout: float = 300) -> str:
-    return clients.cli(["openstack", *args], timeout=timeout).stdout
-
-
-def osc_json(*args: str, timeout: float = 300) -> Any:
-    return clients.cli_json(["openstack", *args], timeout=timeout)
-
-
-def cinder(*args: str, timeout: float = 300) -> str:
-    return clients.cli(["cinder", *args], timeout=timeout).stdout
-
 
 def need(*keys: str) -> None:
     missing = [k for k in keys if k not in S]
@@ -72,117 +80,8 @@ def need(*keys: str) -> None:
         pytest.skip(f"needs the result of an earlier step ({', '.join(missing)})")
 
 
-def table(text: str) -> dict[str, str]:
-    """A cinderclient ``Property | Value`` table as a dict (continuation rows joined)."""
-    out: dict[str, str] = {}
-    key = ""
-    for line in text.splitlines():
-        m = re.match(r"^\|\s(.*?)\s*\|\s(.*?)\s*\|$", line)
-        if not m or m.group(1) in ("Property",) and m.group(2) in ("Value",):
-            continue
-        k, v = m.group(1).strip(), m.group(2).strip()
-        if k:
-            key = k
-            out[key] = v
-        elif key:
-            out[key] += v
-    return out
-
-
-def wait(kind: str, ident: str, want: str | tuple[str, ...], timeout: float = 600,
-         field: str = "status") -> dict[str, Any]:
-    """Poll ``openstack <kind> show`` until ``field`` is in ``want``; fail on an error state."""
-    wanted = (want,) if isinstance(want, str) else want
-    deadline = time.monotonic() + timeout
-    last: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        last = osc_json(*kind.split(), "show", ident)
-        value = str(last.get(field))
-        if value in wanted:
-            return last
-        if value.startswith("error") or value in ("failed", "killed"):
-            raise AssertionError(f"{kind} {ident}: {field} became {value}: {last}")
-        time.sleep(3)
-    raise AssertionError(f"{kind} {ident}: {field} still {last.get(field)!r} after "
-                         f"{timeout:.0f}s (want {wanted})")
-
-
-def wait_gone(kind: str, ident: str, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        proc = clients.cli(["openstack", *kind.split(), "show", ident], check=False)
-        if proc.returncode:
-            assert "No " in proc.stderr or "not be found" in proc.stderr \
-                or "404" in proc.stderr, proc.stderr
-            return
-        if str(json.loads(clients.cli(["openstack", *kind.split(), "show", ident, "-f",
-                                       "json"], check=False).stdout or "{}")
-               .get("status", "")).startswith("error"):
-            raise AssertionError(f"{kind} {ident} went to an error state while deleting")
-        time.sleep(3)
-    raise AssertionError(f"{kind} {ident} still exists after {timeout:.0f}s")
-
-
 def pool_names() -> list[str]:
     return [p.get("Name") or p["name"] for p in osc_json("volume", "backend", "pool", "list")]
-
-
-def pool_of(vol: dict[str, Any]) -> str:
-    return str(vol["os-vol-host-attr:host"]).rsplit("#", 1)[1]
-
-
-def backend_of(vol: dict[str, Any]) -> str:
-    return str(vol["os-vol-host-attr:host"]).split("@", 1)[1].split("#", 1)[0]
-
-
-def volume_file(vol: dict[str, Any]) -> str:
-    name_id = vol.get("os-vol-mig-status-attr:name_id") or vol["id"]
-    return f"{nodes.pool_dir(pool_of(vol))}/volume-{name_id}"
-
-
-def sha_head(node: Node, path: str, mib: int = PATTERN_MIB, offset_mib: int = 0) -> str:
-    out = node.sh(f"dd if={path} bs=1M skip={offset_mib} count={mib} status=none "
-                  f"iflag=direct | sha256sum", timeout=300)
-    return out.split()[0]
-
-
-def file_size(node: Node, path: str) -> int:
-    return int(node.sh(f"stat -c %s {path}", timeout=60).strip())
-
-
-def exists(node: Node, path: str) -> bool:
-    return node.exec(["test", "-e", path], timeout=60).ok
-
-
-def write_pattern(node: Node, path: str, seed: str, mib: int = PATTERN_MIB,
-                  offset_mib: int = 0) -> str:
-    """Write ``mib`` MiB of seeded pseudo-random data into ``path`` in place; return its sha.
-
-    The data is made on the node: the lab agent's channel moves 8 MiB in about
-    a minute under TCG, too close to its timeout.
-    """
-    tmp = f"/tmp/pattern-{seed}"
-    gen = (f"import random, sys; "
-           f"sys.stdout.buffer.write(random.Random({seed!r}).randbytes({mib} << 20))")
-    out = node.sh(f"python3 -c {shlex.quote(gen)} > {tmp} && sha256sum {tmp} && "
-                  f"dd if={tmp} of={path} bs=1M seek={offset_mib} conv=notrunc,fsync "
-                  f"status=none && rm -f {tmp}", timeout=300)
-    return out.split()[0]
-
-
-def _force_delete(vol: dict[str, Any]) -> None:
-    """Delete a volume left by an interrupted run, detaching it in Cinder first."""
-    if vol.get("Status") in ("in-use", "attaching", "detaching", "reserved"):
-        cinder("reset-state", "--state", "available", "--attach-status", "detached", vol["ID"])
-    clients.cli(["openstack", "volume", "delete", "--force", vol["ID"]], check=False)
-
-
-def gone_within(node: Node, path: str, timeout: float) -> None:
-    """Wait for ``path`` to go (Cinder deletes a migration's source asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while exists(node, path):
-        assert time.monotonic() < deadline, f"{path} still there after {timeout:.0f}s"
-        time.sleep(3)
 
 
 def pattern(seed: str, mib: int = PATTERN_MIB) -> bytes:
@@ -214,7 +113,7 @@ def test_00_clean_slate(deployment: Lab) -> None:
     vols = [v for v in osc_json("volume", "list", "--all-projects")
             if v["Name"] in SCENARIO_VOLUMES or str(v["Name"]).startswith("image-")]
     for v in vols:
-        _force_delete(v)
+        force_delete(v)
     for v in vols:
         wait_gone("volume", v["ID"], timeout=600)
     deployment.node("node1").sh(f"rm -f {nodes.pool_dir(config.PRIMARY_LABEL)}/adopt-me.raw")
@@ -452,7 +351,7 @@ def test_11b_volume_from_raw_image_reflinked_from_glance() -> None:
     S["from_raw"] = vol["id"]
     assert pool_of(vol) == config.PRIMARY_LABEL, vol["os-vol-host-attr:host"]
     assert sha_head(S["node2"], volume_file(vol)) == S["image_sha"]
-    reflinked = [line for line in _log_text(since=mark).splitlines()
+    reflinked = [line for line in log_text(since=mark).splitlines()
                  if "reflinked from Glance image file" in line and vol["id"] in line]
     assert reflinked, "the volume was not reflinked from Glance's file (see cinder-volume.log)"
     used_after = int(S["node1"].sh(f"df -B1 --output=used {lab0} | tail -1"))
@@ -544,7 +443,7 @@ def test_13b_native_migration_and_retype() -> None:
     assert sha_head(S["node2"], dst) == S["image_sha"]
     assert file_size(S["node2"], dst) == 1 * GiB
     assert not exists(S["node1"], src), f"source {src} left behind"
-    moved = [line for line in _log_text(since=mark).splitlines()
+    moved = [line for line in log_text(since=mark).splitlines()
              if "Moved " in line and dst in line]
     assert moved, "not migrated by the driver (no 'Moved' in cinder-volume.log)"
     # Retype on the same backend and pool: sparse -> thick allocates the whole file.
@@ -592,15 +491,9 @@ def test_13c_manage_unmanage() -> None:
     S["node1"].sh(f"rm -f {managed}")
 
 
-def _pools() -> list[dict[str, str]]:
-    text = cinder("get-pools", "--detail")
-    return [table(chunk) for chunk in re.split(r"\n(?=\+-+\+-+\+\n\| Property)", text)
-            if "Property" in chunk]
-
-
 def _pools_vs_df() -> list[str]:
     """How ``cinder get-pools --detail`` differs from ``df`` on node1 (empty: it matches)."""
-    pools = _pools()
+    pools = get_pools()
     by_fs: dict[str, list[dict[str, str]]] = {}
     for pool in pools:
         by_fs.setdefault(pool["name"].rsplit("#", 1)[1], []).append(pool)
@@ -716,7 +609,7 @@ def test_15b_backup_in_use() -> None:
     assert backup["volume_id"] == S["restored"], backup
     vol = wait("volume", S["restored"], "in-use")
     source = volume_file(vol).rsplit("/", 1)[1]
-    snapped = [line for line in _log_text(since=mark).splitlines()
+    snapped = [line for line in log_text(since=mark).splitlines()
                if "Snapshot " in line and f"/{source} made by reflink" in line]
     assert snapped, "the in-use backup did not read from a reflink snapshot"
 
@@ -752,31 +645,12 @@ def test_15d_detach() -> None:
     assert not vol["attachments"], vol
 
 
-def _since(path: Path, since: str) -> str:
-    """The lines of log ``path`` stamped ``since`` or later (all when ``since`` is empty)."""
-    return "\n".join(line for line in path.read_text(errors="replace").splitlines()
-                     if not since or (line[:4].isdigit() and line[:19] >= since))
-
-
-def _log_text(since: str = "") -> str:
-    """Every service log, host side and nodes; only lines stamped ``since`` or later."""
-    paths = list((config.STATE_DIR / "logs").glob("*.log")) + list(
-        (Path(nodes.host_log_dir("node1")).parent).glob("*/*.log"))
-    return "\n".join(f"=== {path}\n" + _since(path, since) for path in paths)
-
-
-def _pool_up(label: str) -> bool:
-    """The scheduler reports pool ``label`` up, with capacity."""
-    return any(p["name"].endswith(f"#{label}") and p.get("backend_state") == "up"
-               and float(p.get("total_capacity_gb") or 0) > 0 for p in _pools())
-
-
 def test_16_hot_add_disk(deployment: Lab) -> None:
     need("type", "node1")
     label = next(f"hot{i}" for i in range(1, 50) if f"hot{i}" not in deployment.state.disks)
     t0 = time.time()
     # Bigger than every pool so far: the capacity weigher must pick it for the next volume.
-    biggest = max(float(p["total_capacity_gb"]) for p in _pools())
+    biggest = max(float(p["total_capacity_gb"]) for p in get_pools())
     deployment.add_disk(label=label, size=f"{int(biggest) + 4}G", mount=True)
     mark = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t0))
     # No restart: every node's cinder-volume finds the pool at its next stats refresh
@@ -787,15 +661,15 @@ def test_16_hot_add_disk(deployment: Lab) -> None:
     names = [n.name for n in deployment.running_nodes()]
     while time.monotonic() < deadline:
         seen = {node for node in names
-                if f"OCFS2 pool {label} is up" in _since(Path(
+                if f"OCFS2 pool {label} is up" in log_since(Path(
                     nodes.host_log_dir(node), "cinder-volume.log"), mark)}
-        if seen == set(names) and _pool_up(label):
+        if seen == set(names) and pool_up(label):
             break
         time.sleep(5)
     else:
         raise AssertionError(f"pool {label} not found by every node 300 s after the mount")
     time.sleep(25)  # let the reports already under way from the other node land too
-    assert _pool_up(label), _pools()
+    assert pool_up(label), get_pools()
     vol = osc_json("volume", "create", "hotvol", "--size", "1", "--type", "ocfs")
     vol = wait("volume", vol["id"], "available")
     S["hotvol"] = vol["id"]
@@ -803,7 +677,7 @@ def test_16_hot_add_disk(deployment: Lab) -> None:
     assert exists(S["node2"], volume_file(vol))
     # Let a couple of periodic stats runs go by, then look for the operators' warning.
     time.sleep(45)
-    noisy = [line for line in _log_text(since=mark).splitlines() if "is not mounted" in line]
+    noisy = [line for line in log_text(since=mark).splitlines() if "is not mounted" in line]
     assert not noisy, "\n".join(noisy[:5])
 
 
@@ -819,7 +693,7 @@ def test_17_cleanup_no_stray_files() -> None:
         wait_gone("volume backup", backup["ID"], timeout=600)
     vols = osc_json("volume", "list", "--all-projects")
     for v in vols:
-        _force_delete(v)
+        force_delete(v)
     for v in vols:
         wait_gone("volume", v["ID"], timeout=600)
     stray = S["node1"].sh(
@@ -843,7 +717,7 @@ BENIGN = ("ERROR stevedore.extension [-] Could not load 'cinder': No module name
 
 def test_18_logs_free_of_tracebacks() -> None:
     need("start")
-    text = _log_text(since=S["start"])
+    text = log_text(since=S["start"])
     assert text, "no service logs found"
     bad = [line for line in text.splitlines()
            if ("Traceback" in line or " ERROR " in line) and not any(b in line for b in BENIGN)]

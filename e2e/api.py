@@ -163,17 +163,39 @@ def get_pools() -> list[dict[str, str]]:
             if "Property" in chunk]
 
 
-def log_since(path: Path, since: str) -> str:
-    """The lines of log ``path`` stamped ``since`` or later (all when ``since`` is empty)."""
+#: Where every service log was at a moment (path -> size): see :func:`log_mark`.
+LogMark = dict[str, int]
+
+
+def log_paths() -> list[Path]:
+    """Every service log: host side, and the nodes' (on the lab share)."""
+    return list((config.STATE_DIR / "logs").glob("*.log")) + list(
+        (Path(nodes.host_log_dir("node1")).parent).glob("*/*.log"))
+
+
+def log_mark() -> LogMark:
+    """The size of every service log now: what is appended later is "since" this mark.
+
+    Better than a time: the emulated nodes' clocks drift from the host's (by
+    16 to over 100 s under load), so a host timestamp cuts node log lines wrongly.
+    """
+    return {str(p): p.stat().st_size for p in log_paths()}
+
+
+def log_since(path: Path, since: str | LogMark) -> str:
+    """The lines of log ``path`` after mark ``since`` (a :func:`log_mark`, or a UTC
+    timestamp: lines stamped then or later; all when it is empty)."""
+    if isinstance(since, dict):
+        with open(path, "rb") as f:
+            f.seek(since.get(str(path), 0))
+            return f.read().decode(errors="replace")
     return "\n".join(line for line in path.read_text(errors="replace").splitlines()
                      if not since or (line[:4].isdigit() and line[:19] >= since))
 
 
-def log_text(since: str = "") -> str:
-    """Every service log, host side and nodes; only lines stamped ``since`` or later."""
-    paths = list((config.STATE_DIR / "logs").glob("*.log")) + list(
-        (Path(nodes.host_log_dir("node1")).parent).glob("*/*.log"))
-    return "\n".join(f"=== {path}\n" + log_since(path, since) for path in paths)
+def log_text(since: str | LogMark = "") -> str:
+    """Every service log, host side and nodes; only what came after ``since``."""
+    return "\n".join(f"=== {path}\n" + log_since(path, since) for path in log_paths())
 
 
 def pool_up(label: str) -> bool:
@@ -223,15 +245,11 @@ def cinder_volume_pids(node: Node) -> set[int]:
     return {int(p) for p in out.stdout.split()}
 
 
-def log_count(node: str, text: str, since: str, service: str = "cinder-volume") -> int:
+def log_count(node: str, text: str, since: str | LogMark,
+              service: str = "cinder-volume") -> int:
     """How many lines of ``node``'s ``service`` log since ``since`` contain ``text``."""
     path = Path(nodes.host_log_dir(node), f"{service}.log")
     return sum(text in line for line in log_since(path, since).splitlines())
-
-
-def utc_now() -> str:
-    """Now, in the services' log timestamp format (UTC)."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
 
 
 def ensure_type(name: str, **specs: str) -> str:

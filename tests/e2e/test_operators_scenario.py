@@ -51,6 +51,7 @@ from e2e.api import (
     force_delete,
     get_pools,
     gone_within,
+    log_mark,
     log_since,
     log_text,
     osc,
@@ -120,7 +121,7 @@ def test_00_clean_slate(deployment: Lab) -> None:
 
 
 def test_01_services_up(deployment: Lab) -> None:
-    S["start"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    S["start"] = log_mark()
     rows = osc_json("volume", "service", "list")
     up = {(r["Binary"], r["Host"]): r for r in rows if r["State"] == "up"}
     for node in deployment.running_nodes():
@@ -344,7 +345,7 @@ def test_11b_volume_from_raw_image_reflinked_from_glance() -> None:
     need("image2", "image_sha", "node1")
     lab0 = nodes.pool_dir(config.PRIMARY_LABEL)
     used_before = int(S["node1"].sh(f"df -B1 --output=used {lab0} | tail -1"))
-    mark = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    mark = log_mark()
     shown = table(cinder("create", "1", "--name", "from-raw", "--image", S["image2"],
                          "--volume-type", "ocfs-lab0"))
     vol = wait("volume", shown["id"], "available")
@@ -435,7 +436,7 @@ def test_13b_native_migration_and_retype() -> None:
     need("restored", "image_sha")
     vol = osc_json("volume", "show", S["restored"])
     src = volume_file(vol)
-    mark = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    mark = log_mark()
     _migrate(S["restored"], "ocfs2", config.PRIMARY_LABEL, force_host_copy=False)
     vol = wait("volume", S["restored"], "available")
     dst = volume_file(vol)
@@ -602,7 +603,7 @@ def test_15b_backup_in_use() -> None:
     """Back up the in-use volume: from a temporary reflink snapshot
     (``backup_use_temp_snapshot``); the volume stays attached throughout."""
     need("attachment")
-    mark = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    mark = log_mark()
     backup = osc_json("volume", "backup", "create", "--force", "--name", "test5-inuse",
                       S["restored"])
     backup = wait("volume backup", backup["id"], "available", timeout=1200)
@@ -648,11 +649,10 @@ def test_15d_detach() -> None:
 def test_16_hot_add_disk(deployment: Lab) -> None:
     need("type", "node1")
     label = next(f"hot{i}" for i in range(1, 50) if f"hot{i}" not in deployment.state.disks)
-    t0 = time.time()
+    mark = log_mark()  # before the disk appears: a node may find it at once
     # Bigger than every pool so far: the capacity weigher must pick it for the next volume.
     biggest = max(float(p["total_capacity_gb"]) for p in get_pools())
     deployment.add_disk(label=label, size=f"{int(biggest) + 4}G", mount=True)
-    mark = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t0))
     # No restart: every node's cinder-volume finds the pool at its next stats refresh
     # (and logs it once). The scheduler keeps one pool list per active-active cluster,
     # the last one a node reported, so wait until every node has seen the pool, then

@@ -34,18 +34,19 @@ import pytest
 
 from e2e import clients, config, nodes
 from e2e.api import (
+    LogMark,
     cinder_volume_pids,
     ensure_type,
     force_delete,
     get_pools,
     log_count,
+    log_mark,
     orphans,
     osc,
     osc_json,
     pool_files,
     pool_of,
     sha_head,
-    utc_now,
     volume_file,
     wait,
     wait_gone,
@@ -88,7 +89,7 @@ def _wait_state(state: str, timeout: float = STATE_TIMEOUT) -> tuple[float, dict
         time.sleep(5)
 
 
-def _logged(names: list[str], text: str, since: str, timeout: float = STATE_TIMEOUT) -> None:
+def _logged(names: list[str], text: str, since: LogMark, timeout: float = STATE_TIMEOUT) -> None:
     """Wait until every node in ``names`` has logged ``text`` since ``since``."""
     deadline = time.monotonic() + timeout
     while missing := [n for n in names if not log_count(n, text, since)]:
@@ -134,7 +135,7 @@ def test_read_only_remount(deployment: Lab, pinned_type: str, report) -> None:
     keep = wait("volume", _create("fault-ro-keep", pinned_type)["id"], "available")
     sha = write_pattern(node1, volume_file(keep), "fault-ro", mib=4)
     before = pool_files(node1)
-    mark = utc_now()
+    mark = log_mark()
     _both(deployment, f"{REMOUNT},ro {MOUNT}")
     report.faults += len(names)
     created: list[str] = [keep["id"]]
@@ -182,7 +183,7 @@ def test_mount_vanishes_under_running_service(deployment: Lab, pinned_type: str,
     victim = wait("volume", _create("fault-umount-victim", pinned_type)["id"], "available")
     path = volume_file(victim)
     sha = write_pattern(node1, path, "fault-umount", mib=4)
-    mark = utc_now()
+    mark = log_mark()
     _both(deployment, f"umount -l {MOUNT}")
     report.faults += len(names)
     created = [victim["id"]]

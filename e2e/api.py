@@ -263,13 +263,13 @@ def ensure_type(name: str, **specs: str) -> str:
 def clean_up(prefix: str) -> None:
     """Delete every snapshot and volume named ``prefix...``, whatever state a fault left
     them in (reset to error first, as an operator would)."""
-    vols = {v["ID"]: v["Name"] for v in osc_json("volume", "list", "--all-projects")
-            if str(v["Name"]).startswith(prefix)}
+    owners = {v["ID"]: v["Name"] for v in osc_json("volume", "list", "--all-projects")
+              if str(v["Name"]).startswith(prefix)}
     # Also the snapshots Cinder made of them (an interrupted revert leaves its
     # "[revert] volume ... backup snapshot").
     snaps = [s for s in osc_json("volume", "snapshot", "list", "--all-projects", "--long")
-             if str(s["Name"]).startswith(prefix) or s.get("Volume") in vols
-             or s.get("Volume") in vols.values()]
+             if str(s["Name"]).startswith(prefix) or s.get("Volume") in owners
+             or s.get("Volume") in owners.values()]
     for snap in snaps:
         clients.cli(["cinder", "snapshot-reset-state", "--state", "error", snap["ID"]],
                     check=False)

@@ -25,6 +25,7 @@ which stock Nova and os-brick attach as a plain file; see docs/driver.md).
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import logging
 import os
@@ -86,18 +87,53 @@ def _templates() -> tuple[str, str]:
     return CONF.volume_name_template, CONF.snapshot_name_template
 
 
+#: "No space": the filesystem is full, or a quota is.
+FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _is_full(exc: BaseException) -> bool:
+    return (getattr(exc, "errno", None) in FULL_ERRNOS
+            or os.strerror(errno.ENOSPC) in str(exc))
+
+
+def _pool_named(args: tuple[Any, ...]) -> str:
+    """The pool of the first volume (or snapshot's volume) among ``args``, or ''."""
+    for arg in args:
+        try:
+            host = getattr(arg, "host", None) or getattr(getattr(arg, "volume", None),
+                                                           "host", None)
+        except Exception:  # noqa: BLE001 - an unloaded field: no name, still the fix
+            host = None
+        if isinstance(host, str) and "#" in host:
+            return str(volume_utils.extract_host(host, "pool"))
+    return ""
+
+
+def _full(op: str, exc: BaseException, args: tuple[Any, ...]) -> str:
+    pool = _pool_named(args)
+    where = f"OCFS2 pool {pool}" if pool else "the OCFS2 filesystem"
+    return (f"{op}: {where} is full ({exc}). Nothing was left behind. Free space there "
+            f"(delete volumes or snapshots in that pool; `cinder-ocfs2 status` shows "
+            f"what is used) or add a filesystem (`cinder-ocfs2 disk add`), then retry")
+
+
 def _translate(func):
     """Turn module errors into Cinder exceptions with the module's message."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except cinder_exception.CinderException:
-            raise
-        except (exception.OCFS2Error, reflink.ReflinkError, executor.CommandError,
-                OSError, ValueError) as exc:
-            LOG.error("%(op)s failed: %(err)s", {"op": func.__name__, "err": exc})
-            raise cinder_exception.VolumeBackendAPIException(data=str(exc)) from exc
+        except Exception as exc:
+            if _is_full(exc):  # also qemu-img's "No space left on device" (an image)
+                message = _full(func.__name__, exc, args[1:])
+            elif isinstance(exc, cinder_exception.CinderException) or not isinstance(
+                    exc, (exception.OCFS2Error, reflink.ReflinkError,
+                          executor.CommandError, OSError, ValueError)):
+                raise
+            else:
+                message = str(exc)
+            LOG.error("%(op)s failed: %(err)s", {"op": func.__name__, "err": message})
+            raise cinder_exception.VolumeBackendAPIException(data=message) from exc
     return wrapper
 
 
@@ -611,7 +647,11 @@ class OCFS2Driver(driver.VolumeDriver):
         dst = dst_pool.file(volume.name)
         _native(reflink.clone_atomic)(src, dst, size=volume.size * GiB, mode=self._mode)
         if self._thick(volume):
-            _native(volumes.allocate)(dst)
+            try:
+                _native(volumes.allocate)(dst)
+            except BaseException:
+                _native(volumes.delete)(dst)  # nothing half-made: no file without its space
+                raise
         LOG.info("Volume %(vol)s reflinked from Glance image file %(src)s",
                  {"vol": volume.id, "src": src})
         return self._fs_model(dst_pool), True
@@ -651,7 +691,13 @@ class OCFS2Driver(driver.VolumeDriver):
         src, dst = src_pool.file(volume.name), dst_pool.file(volume.name)
         how = self._copy(src, dst, None, src_pool=src_pool, dst_pool=dst_pool)
         if self._thick(volume):
-            _native(volumes.allocate)(dst)
+            try:
+                _native(volumes.allocate)(dst)
+            except BaseException:
+                # The volume stays at src; a copy left under its name would be an orphan
+                # no delete ever reaches.
+                _native(volumes.delete)(dst)
+                raise
         _native(volumes.delete)(src)
         LOG.info("Moved %(src)s to %(dst)s (%(how)s)", {"src": src, "dst": dst, "how": how})
 

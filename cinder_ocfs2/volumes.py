@@ -180,7 +180,12 @@ def seal(path: str, size: int, *, mode: int, thick: bool = False) -> None:
 
 
 def extend(path: str, new_size: int, *, thick: bool = False) -> None:
-    """Grow ``path`` to ``new_size`` bytes (in place: one truncate is atomic)."""
+    """Grow ``path`` to ``new_size`` bytes, in place.
+
+    All or nothing: a thick extend allocates the new range first (fallocate grows
+    the size only when it succeeds), and any failure (ENOSPC) truncates the file
+    back to its old size, so Cinder's unchanged size stays the truth.
+    """
     try:
         old = os.stat(path).st_size
     except FileNotFoundError as exc:
@@ -192,10 +197,15 @@ def extend(path: str, new_size: int, *, thick: bool = False) -> None:
         return
     fd = os.open(path, os.O_WRONLY)
     try:
-        os.ftruncate(fd, new_size)
         if thick:
             _allocate(fd, old, new_size - old)
+        else:
+            os.ftruncate(fd, new_size)
         os.fsync(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, old)  # also frees what a failed fallocate got past ``old``
+        raise
     finally:
         os.close(fd)
 

@@ -18,6 +18,7 @@ injected mountinfo reader; reflinks fall back to sparse copies there, which
 is the same code path the driver takes on a filesystem without refcount.
 """
 
+import errno
 import glob
 import logging
 import os
@@ -423,6 +424,19 @@ class OCFS2DriverTestCase(DriverFixture):
             self.assertRaises(cinder_exception.VolumeBackendAPIException,
                               self.drv.copy_image_to_volume, self.context, vol,
                               mock.Mock(), fake.IMAGE_ID)
+        self.assertEqual([vol.name], os.listdir(self.vol1))
+
+    def test_copy_image_to_a_full_pool_names_the_pool(self):
+        vol = self._volume()
+        self.drv.create_volume(vol)
+        full = cinder_exception.ImageUnacceptable(
+            image_id=fake.IMAGE_ID,
+            reason="qemu-img: error while writing at byte 0: No space left on device")
+        with mock.patch.object(driver.image_utils, "fetch_to_raw", side_effect=full):
+            exc = self.assertRaises(cinder_exception.VolumeBackendAPIException,
+                                    self.drv.copy_image_to_volume, self.context, vol,
+                                    mock.Mock(), fake.IMAGE_ID)
+        self.assertIn("OCFS2 pool gold is full", str(exc))
         self.assertEqual([vol.name], os.listdir(self.vol1))
 
     def test_copy_volume_to_image_attached_from_point_in_time_copy(self):
@@ -1038,6 +1052,37 @@ class OCFS2DriverTestCase(DriverFixture):
         with mock.patch("os.posix_fallocate") as fallocate:
             self.drv.extend_volume(vol, 3)
         fallocate.assert_called_once_with(mock.ANY, GiB, 2 * GiB)
+
+    def test_full_pool_names_the_pool_and_the_fix_and_keeps_the_size(self):
+        vol = self._volume()
+        self.mock_object(self.drv, "_extra_specs", return_value={"provisioning:type": "thick"})
+        self.drv.create_volume(vol)
+        full = OSError(errno.ENOSPC, "No space left on device")
+        with mock.patch("os.posix_fallocate", side_effect=full):
+            exc = self.assertRaises(cinder_exception.VolumeBackendAPIException,
+                                    self.drv.extend_volume, vol, 3)
+            self.assertIn("OCFS2 pool gold is full", str(exc))
+            self.assertIn("cinder-ocfs2 disk add", str(exc))
+            self.assertEqual(GiB, os.path.getsize(self.drv.local_path(vol)))
+            self.assertRaises(cinder_exception.VolumeBackendAPIException,
+                              self.drv.create_volume, self._volume(id=fake.VOLUME2_ID))
+        self.assertEqual([vol.name], os.listdir(self.vol1))
+
+    def test_thick_migration_to_a_full_filesystem_leaves_no_copy(self):
+        vol = self._volume()
+        self.mock_object(self.drv, "_extra_specs", return_value={"provisioning:type": "thick"})
+        self.drv.create_volume(vol)
+        self._write(self.drv.local_path(vol), b"DATA")
+        self.drv.get_volume_stats(refresh=True)
+        host = {"host": "node1@ocfs2#vol2",
+                "capabilities": {"location_info": f"OCFS2Driver:ocfs2lab:{UUID2}:/"}}
+        full = OSError(errno.ENOSPC, "No space left on device")
+        with mock.patch("os.posix_fallocate", side_effect=full):
+            exc = self.assertRaises(cinder_exception.VolumeBackendAPIException,
+                                    self.drv.migrate_volume, self.context, vol, host)
+        self.assertIn("is full", str(exc))
+        self.assertEqual([], [n for n in os.listdir(self.vol2) if not n.startswith(".")])
+        self.assertEqual(b"DATA", self._read(self.drv.local_path(vol), 4))
 
     def test_revert_with_the_snapshot_file_missing(self):
         vol = self._volume()

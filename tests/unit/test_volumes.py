@@ -13,6 +13,7 @@
 # under the License.
 """Tests for cinder_ocfs2.volumes."""
 
+import errno
 import os
 import subprocess
 import sys
@@ -93,6 +94,18 @@ def test_extend_and_refuse_shrink(tmp_path):
         volumes.extend(path, MiB)
     with pytest.raises(exception.VolumeFileError, match="does not exist"):
         volumes.extend(str(tmp_path / "nope"), MiB)
+
+
+@pytest.mark.parametrize("thick", [True, False])
+def test_extend_on_a_full_filesystem_keeps_the_old_size(tmp_path, thick):
+    path = str(tmp_path / "volume-1")
+    volumes.create(path, MiB)
+    full = OSError(errno.ENOSPC, "No space left on device")
+    with mock.patch("os.posix_fallocate", side_effect=full), \
+            mock.patch("os.fsync", side_effect=None if thick else full):
+        with pytest.raises(OSError):
+            volumes.extend(path, 3 * MiB, thick=thick)
+    assert os.path.getsize(path) == MiB  # never grown and then failed half-way
 
 
 def test_delete_missing_ok(tmp_path):

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from e2e import clients, config, nodes
+from e2e import clients, config, nodes, status
 from lab.lab import Node
 
 MiB = 1 << 20
@@ -65,37 +65,59 @@ def table(text: str) -> dict[str, str]:
     return out
 
 
+def state(kind: str, ident: str, field: str = "status") -> str | None:
+    """``field`` of ``kind`` ``ident`` by a cheap in-process read (:mod:`e2e.status`),
+    or by ``openstack ... show`` for what it does not cover. None: the resource is gone;
+    "": no answer this time (an API busy or restarting), ask again."""
+    if kind in status.KINDS and field == "status":
+        try:
+            return str(status.read(kind, ident).get(field))
+        except status.Gone:
+            return None
+        except status.NoAnswer:
+            return ""
+    proc = clients.cli(["openstack", *kind.split(), "show", ident, "-f", "json"], check=False)
+    if proc.returncode:
+        assert "No " in proc.stderr or "not be found" in proc.stderr \
+            or "404" in proc.stderr, proc.stderr
+        return None
+    return str(json.loads(proc.stdout or "{}").get(field))
+
+
 def wait(kind: str, ident: str, want: str | tuple[str, ...], timeout: float = 600,
          field: str = "status") -> dict[str, Any]:
-    """Poll ``openstack <kind> show`` until ``field`` is in ``want``; fail on an error state."""
+    """Poll until ``field`` of ``kind`` ``ident`` is in ``want``; fail on an error state.
+
+    Returns what ``openstack <kind> show`` shows then (the poll itself is cheap).
+    """
     wanted = (want,) if isinstance(want, str) else want
     deadline = time.monotonic() + timeout
-    last: dict[str, Any] = {}
+    value: str | None = None
     while time.monotonic() < deadline:
-        last = osc_json(*kind.split(), "show", ident)
-        value = str(last.get(field))
+        value = state(kind, ident, field)
         if value in wanted:
-            return last
-        if value.startswith("error") or value in ("failed", "killed"):
-            raise AssertionError(f"{kind} {ident}: {field} became {value}: {last}")
-        time.sleep(3)
-    raise AssertionError(f"{kind} {ident}: {field} still {last.get(field)!r} after "
+            shown = osc_json(*kind.split(), "show", ident)
+            if str(shown.get(field)) in wanted:
+                return shown
+        elif value is None:
+            raise AssertionError(f"{kind} {ident} vanished while waiting for {wanted}")
+        elif value.startswith("error") or value in ("failed", "killed"):
+            shown = osc_json(*kind.split(), "show", ident)
+            raise AssertionError(f"{kind} {ident}: {field} became {value}: {shown}")
+        time.sleep(2)
+    raise AssertionError(f"{kind} {ident}: {field} still {value!r} after "
                          f"{timeout:.0f}s (want {wanted})")
 
 
 def wait_gone(kind: str, ident: str, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        proc = clients.cli(["openstack", *kind.split(), "show", ident], check=False)
-        if proc.returncode:
-            assert "No " in proc.stderr or "not be found" in proc.stderr \
-                or "404" in proc.stderr, proc.stderr
+        value = state(kind, ident)
+        if value is None:
             return
-        if str(json.loads(clients.cli(["openstack", *kind.split(), "show", ident, "-f",
-                                       "json"], check=False).stdout or "{}")
-               .get("status", "")).startswith("error"):
+        if value.startswith("error"):
             raise AssertionError(f"{kind} {ident} went to an error state while deleting")
-        time.sleep(3)
+        time.sleep(2)
     raise AssertionError(f"{kind} {ident} still exists after {timeout:.0f}s")
 
 

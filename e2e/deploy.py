@@ -23,7 +23,6 @@ idempotent: what already runs is left alone.
 
 from __future__ import annotations
 
-import datetime
 import os
 import shutil
 import subprocess
@@ -79,12 +78,21 @@ def ensure_lab(say: Say = _say) -> tuple[Lab, bool]:
     return lab.up(nodes=2, say=say), True
 
 
+def nodes_now(lab: Lab) -> str:
+    """The earliest of the running nodes' clocks (UTC, ISO format), for ``wait_services``.
+
+    Heartbeats carry the node's clock, which lags the host's under emulation (by up
+    to minutes under load), so "newer than now" is judged by the nodes' own clocks.
+    """
+    return min(n.sh("date -u +%Y-%m-%dT%H:%M:%S").strip() for n in lab.running_nodes())
+
+
 def wait_services(expected: int, since: str = "", timeout: float = 900.0,
                   say: Say = _say) -> float:
     """Poll ``openstack volume service list`` until ``expected`` node services are up.
 
-    Only heartbeats newer than ``since`` (UTC, ISO format) count: a service
-    restarted a moment ago still shows "up" from its previous life.
+    Only heartbeats newer than ``since`` (UTC, ISO format, by the nodes' clocks) count:
+    a service restarted a moment ago still shows "up" from its previous life.
     """
     t0 = time.monotonic()
     last = ""
@@ -135,7 +143,7 @@ def up(say: Say = _say) -> Lab:
     nodes.stop(lab, only=changed)
     if on_node:
         nodes.start_glance(lab, say, db_sync=glance_db_new)
-    since = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    since = nodes_now(lab)
     nodes.start_services(lab)
     expected = len(lab.running_nodes()) * (len(config.BACKENDS) + 1)
     wait_services(expected, since=since, say=say)

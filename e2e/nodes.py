@@ -93,6 +93,21 @@ def mount_everywhere(lab: Lab, label: str, mountpoint: str) -> None:
                 f"-o {lab_config.MOUNT_OPTIONS} {dev} {mountpoint})", timeout=180)
 
 
+def rejoin(lab: Lab, name: str) -> float:
+    """Boot killed node ``name`` again and give it back to the deployment: the cluster
+    joined, every pool mounted where the deployment mounts it, its services started.
+    Returns the seconds ``lab.start`` took (boot, cluster join, mounts)."""
+    seconds = lab.start(name)
+    # lab.start mounts each disk at the lab's default place; backend B's belongs elsewhere
+    # (under backend A's root, backend A would take it for one of its pools).
+    wrong = f"{config.MOUNT_ROOT}/{config.BACKEND_B_LABEL}"
+    lab.node(name).sh(f"! mountpoint -q {wrong} || umount {wrong}", timeout=120)
+    for label in (config.SECOND_LABEL, config.BACKEND_B_LABEL):
+        mount_everywhere(lab, label, pool_dir(label))
+    start_services(lab)
+    return seconds
+
+
 def ensure_disks(lab: Lab, say: Say) -> None:
     """Second pool (``SECOND_LABEL``) and the second backend's disk, formatted and mounted."""
     for label, size in ((config.SECOND_LABEL, "3G"), (config.BACKEND_B_LABEL, "3G")):

@@ -39,7 +39,7 @@ from typing import Any
 
 import pytest
 
-from e2e import clients, config, nodes
+from e2e import clients, config, nodes, status
 from e2e.api import (
     PATTERN_MIB,
     GiB,
@@ -235,14 +235,7 @@ def test_07b_revert_to_snapshot() -> None:
     inode = S["node1"].sh(f"stat -c %i {path}").strip()
     assert sha_head(S["node2"], path) == S["test3_sha2"]
     cinder("--os-volume-api-version", "3.40", "revert-to-snapshot", "test-snp")
-    deadline = time.monotonic() + 300
-    while True:
-        vol = osc_json("volume", "show", S["test3"])
-        if vol["status"] == "available":
-            break
-        assert vol["status"] == "reverting", vol
-        assert time.monotonic() < deadline, f"revert still {vol['status']}"
-        time.sleep(3)
+    vol = wait("volume", S["test3"], "available", timeout=300)
     assert vol["id"] == S["test3"] and volume_file(vol) == path, vol
     assert file_size(S["node2"], path) == 2 * GiB
     assert sha_head(S["node2"], path) == S["test3_sha"]
@@ -394,9 +387,9 @@ def _migrate(volume_id: str, backend: str, pool: str, force_host_copy: bool) -> 
         cinder("migrate", *force, volume_id, f"{config.CINDER_CLUSTER}@{backend}#{pool}")
     deadline = time.monotonic() + 1200
     while True:
-        vol = osc_json("volume", "show", volume_id)
-        # The openstack CLI shows the migration status under its API attribute name.
-        state = vol.get("os-vol-mig-status-attr:migstat") or vol.get("migration_status")
+        api = status.read("volume", volume_id)  # the API's own attribute names
+        vol = {"os-vol-host-attr:host": api.get("host")}
+        state = api.get("migration_status")
         if state == "success" and backend_of(vol) == backend:
             break
         assert state != "error", f"migration failed: {vol}"
@@ -451,12 +444,13 @@ def test_13b_native_migration_and_retype() -> None:
     osc("volume", "set", "--type", "ocfs-thick", "--retype-policy", "never", S["restored"])
     deadline = time.monotonic() + 600
     while True:
-        vol = osc_json("volume", "show", S["restored"])
-        if vol["type"] == "ocfs-thick" and vol["status"] == "available":
+        api = status.read("volume", S["restored"])
+        if api["volume_type"] == "ocfs-thick" and api["status"] == "available":
             break
-        assert vol["status"] in ("retyping", "available"), vol
-        assert time.monotonic() < deadline, f"retype still {vol['status']}"
-        time.sleep(3)
+        assert api["status"] in ("retyping", "available"), api
+        assert time.monotonic() < deadline, f"retype still {api['status']}"
+        time.sleep(1)
+    vol = osc_json("volume", "show", S["restored"])
     assert volume_file(vol) == dst, vol
     blocks, unit = S["node2"].sh(f"stat -c '%b %B' {dst}").split()
     assert int(blocks) * int(unit) >= 1 * GiB, f"{dst} is not fully allocated after retype"

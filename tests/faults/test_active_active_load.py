@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 import pytest
 
-from e2e import clients, config, deploy, nodes, procs
+from e2e import config, deploy, nodes, procs
 from e2e.api import (
     GiB,
     cinder,
@@ -42,6 +42,7 @@ from e2e.api import (
     osc,
     osc_json,
     sha_head,
+    state,
     volume_file,
     wait,
     write_pattern,
@@ -69,9 +70,8 @@ def _create(name: str, type_: str, **extra: str) -> str:
 
 
 def _status(kind: str, ident: str) -> str:
-    proc = clients.cli(["openstack", *kind.split(), "show", ident, "-f", "value", "-c",
-                        "status"], check=False)
-    return proc.stdout.strip() if proc.returncode == 0 else "deleted"
+    now = state(kind, ident)
+    return "deleted" if now is None else now
 
 
 def _advisory_locks() -> int:
@@ -143,7 +143,7 @@ def test_forty_operations_and_a_killed_service(deployment: Lab, report) -> None:
         for (kind, what, _), fut in zip(order[20:], rest, strict=True):
             results.append((kind, what, fut.result()))
     # Start node2's cinder-volume again: its init_host cleans up what it left.
-    since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    since = deploy.nodes_now(deployment)
     nodes.start_services(deployment)
     deploy.wait_services(len(deployment.running_nodes()) * (len(config.BACKENDS) + 1),
                          since=since)

@@ -39,6 +39,7 @@ from e2e.api import (
     osc_json,
     pool_files,
     sha_head,
+    state,
     volume_file,
     wait,
     wait_gone,
@@ -60,11 +61,11 @@ def _outcome(ident: str, timeout: float = 900) -> str:
     """The state volume ``ident`` settles in: an error state, or available."""
     deadline = time.monotonic() + timeout
     while True:
-        status = str(osc_json("volume", "show", ident)["status"])
+        status = str(state("volume", ident))
         if status.startswith("error") or status == "available":
             return status
         assert time.monotonic() < deadline, f"volume {ident} still {status}"
-        time.sleep(3)
+        time.sleep(1)
 
 
 def _drop(ident: str) -> None:
@@ -134,11 +135,7 @@ def test_hostile_manage_refs_sizes_types_and_images(deployment: Lab, tmp_path: P
     assert outcomes["size 900 GiB"] == "error", outcomes
     report.in_flight += 1
     cinder("extend", victim["id"], "900")
-    deadline = time.monotonic() + 300
-    while (shown := osc_json("volume", "show", victim["id"]))["status"] != "available":
-        assert time.monotonic() < deadline and not str(shown["status"]).startswith("error"), \
-            shown
-        time.sleep(3)
+    shown = wait("volume", victim["id"], "available", timeout=300)
     assert shown["size"] == 1, f"extend to 900 GiB changed the size: {shown}"
     outcomes["extend to 900 GiB"] = "available, size unchanged"
 

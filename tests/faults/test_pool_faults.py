@@ -47,6 +47,7 @@ from e2e.api import (
     pool_files,
     pool_of,
     sha_head,
+    state,
     volume_file,
     wait,
     wait_gone,
@@ -105,12 +106,12 @@ def _fails(kind: str, ident: str, timeout: float = 600) -> str:
     """Wait for ``kind`` ``ident`` to reach an error state; return it."""
     deadline = time.monotonic() + timeout
     while True:
-        status = str(osc_json(*kind.split(), "show", ident)["status"])
+        status = str(state(kind, ident))
         if status.startswith("error"):
             return status
         assert status not in ("available", "in-use"), f"{kind} {ident} became {status}"
         assert time.monotonic() < deadline, f"{kind} {ident} still {status}"
-        time.sleep(3)
+        time.sleep(1)
 
 
 def _cleanup(*ids: str) -> None:

@@ -256,8 +256,10 @@ def start_services(lab: Lab) -> None:
                 "--log-file", guest_log(node.name, service)], pids)
 
 
-def stop(lab: Lab, only: list[str] | None = None) -> None:
-    """Stop what we started on every node (or on the nodes in ``only``)."""
+def stop(lab: Lab, only: list[str] | None = None,
+         services: tuple[str, ...] | None = None) -> None:
+    """Stop what we started on every node (or on the nodes in ``only``): every service,
+    or those in ``services`` (``start_services`` starts them again)."""
     pids = _load_pids()
     for name in list(pids):
         if only is not None and name not in only:
@@ -265,12 +267,15 @@ def stop(lab: Lab, only: list[str] | None = None) -> None:
         node = lab.node(name)
         if not node.running():
             continue
-        services = dict(_known(node, pids))
-        services.pop("boot_id")
-        for pid in services.values():
+        mine = _known(node, pids)
+        for service, pid in list(mine.items()):
+            if service == "boot_id" or (services is not None and service not in services):
+                continue
             node.exec(f"kill -TERM -{pid} 2>/dev/null; sleep 2; kill -KILL -{pid} "
                       "2>/dev/null; true", timeout=60)
-        pids.pop(name)
+            mine.pop(service)
+        if services is None:
+            pids.pop(name)
     _save_pids(pids)
 
 

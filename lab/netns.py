@@ -67,3 +67,24 @@ def destroy() -> None:
 def wrap(cmd: list[str]) -> list[str]:
     """Return ``cmd`` prefixed so that it runs inside the lab's netns."""
     return ["ip", "netns", "exec", config.NETNS, *cmd]
+
+
+def _tc(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(wrap(["tc", *args]), check=check, capture_output=True, text=True)
+
+
+def cut_port(indexes: list[int], port: int) -> None:
+    """Partition: drop every TCP packet to or from ``port`` that nodes ``indexes`` send
+    (o2net's interconnect). The shared disks and the host side stay reachable."""
+    for index in indexes:
+        tap = tap_name(index)
+        _tc("qdisc", "replace", "dev", tap, "ingress")
+        for field in ("dport", "sport"):
+            _tc("filter", "add", "dev", tap, "parent", "ffff:", "protocol", "ip", "u32",
+                "match", "ip", field, str(port), "0xffff", "action", "drop")
+
+
+def mend(indexes: list[int]) -> None:
+    """Undo :func:`cut_port` (a node's tap made again on its restart has no filter)."""
+    for index in indexes:
+        _tc("qdisc", "del", "dev", tap_name(index), "ingress", check=False)

@@ -1,0 +1,362 @@
+# Copyright 2026 The cinder-ocfs2 Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Node death mid-operation: node2 is powered off while its cinder-volume and
+cinder-backup are doing six things at once.
+
+In flight on node2: a clone from another filesystem (the sparse copy), a
+snapshot, a create from an image, a backup, a native migration to another
+pool and a thick create. To put all six on node2, node1's cinder-volume and
+cinder-backup are stopped while they are submitted and started again at once;
+node2's shared disks are throttled (QMP ``block_set_io_throttle``) so that the
+copies are still running when node1 serves again and node2 is killed.
+
+Then: how long until a create succeeds on node1; what Cinder's active-active
+cleanup (``cinder work-cleanup`` of the dead service, then node2's own start)
+makes of node2's work; after node2 rejoined and every resource of the test was
+deleted, no file Cinder does not own, the pools' space back to the baseline
+and ``fsck.ocfs2 -fn`` clean; every source's data unchanged and every finished
+operation's data right.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from e2e import clients, config, deploy, nodes, procs, status
+from e2e.api import (
+    GiB,
+    MiB,
+    cinder,
+    clean_up,
+    ensure_type,
+    file_size,
+    orphans,
+    osc,
+    osc_json,
+    sha_head,
+    state,
+    volume_file,
+    wait,
+    wait_gone,
+    write_pattern,
+)
+from lab.lab import Lab
+
+pytestmark = [pytest.mark.lab]
+
+PREFIX = "fault-death-"
+#: node2's shared disks while the operations run: slow enough that 1 GiB copies last
+#: minutes, fast enough for o2hb's 2 s disk heartbeat (dead after 20 s here).
+THROTTLE_BPS = 8 * MiB
+#: The image: this much non-zero data, uploaded as a compressed qcow2.
+IMAGE_MIB = 512
+HEAD_MIB = 4
+SETTLE_TIMEOUT = 900
+#: A pool's used space may differ from its baseline by the nodes' local-alloc windows.
+SPACE_SLACK = 128 * MiB
+#: Statuses an operation may end in (``deleted``: the resource is gone).
+SETTLED = ("available", "in-use", "error", "error_deleting", "error_restoring", "deleted")
+
+
+def _types() -> dict[str, str]:
+    backend = {"volume_backend_name": "ocfs2"}
+    return {
+        "near": ensure_type(f"{PREFIX}{config.PRIMARY_LABEL}", pool_name=config.PRIMARY_LABEL,
+                            **backend),
+        "far": ensure_type(f"{PREFIX}{config.SECOND_LABEL}", pool_name=config.SECOND_LABEL,
+                           **backend),
+        "thick": ensure_type(f"{PREFIX}thick", pool_name=config.PRIMARY_LABEL,
+                             **{"provisioning:type": "thick"}, **backend),
+    }
+
+
+def _filled(node: Any, name: str, type_: str) -> tuple[dict[str, Any], str]:
+    """A 1 GiB volume written end to end (zeros, a seeded head); (volume, sha of the head)."""
+    vol = wait("volume", osc_json("volume", "create", f"{PREFIX}{name}", "--size", "1",
+                                  "--type", type_)["id"], "available")
+    path = volume_file(vol)
+    node.sh(f"dd if=/dev/zero of={path} bs=4M count=256 conv=notrunc oflag=direct "
+            "status=none", timeout=600)
+    return vol, write_pattern(node, path, f"{PREFIX}{name}", mib=HEAD_MIB)
+
+
+def _image(tmp: str) -> tuple[str, str]:
+    """IMAGE_MIB of non-zero data as a compressed qcow2 image; (id, sha256 of the data)."""
+    data = bytes(range(1, 256)) * (IMAGE_MIB * MiB // 255)
+    data += b"\x01" * (IMAGE_MIB * MiB - len(data))
+    raw, qcow2 = os.path.join(tmp, "death.raw"), os.path.join(tmp, "death.qcow2")
+    with open(raw, "wb") as f:
+        f.write(data)
+    subprocess.run(["qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", raw, qcow2],
+                   check=True)
+    image = osc_json("image", "create", f"{PREFIX}image", "--disk-format", "qcow2",
+                     "--container-format", "bare", "--file", qcow2, timeout=900)
+    wait("image", image["id"], "active", timeout=900)
+    return image["id"], hashlib.sha256(data).hexdigest()
+
+
+def _throttle(lab: Lab, name: str, bps: int) -> None:
+    """Limit node ``name``'s bandwidth to each shared disk (0: no limit)."""
+    vm = lab.node(name).vm
+    for disk in lab.disks():
+        vm.hmp(f"block_set_io_throttle {disk.drive_id} {bps} 0 0 0 0 0")
+
+
+def _used(node: Any, label: str) -> int:
+    return int(node.sh(f"df -B1 --output=used {nodes.pool_dir(label)} | tail -1"))
+
+
+def _db_sessions(ip: str) -> int:
+    """PostgreSQL sessions from ``ip`` (a node's cinder services and their locks)."""
+    out = procs.run(["psql", "-h", config.HOST_IP, "-p", str(config.PG_PORT), "-U",
+                     "postgres", "-tAc",
+                     f"SELECT count(*) FROM pg_stat_activity WHERE client_addr = '{ip}'"])
+    return int(out.stdout.strip() or 0)
+
+
+def _status(kind: str, ident: str) -> str:
+    now = state(kind, ident)
+    return "deleted" if now is None else now
+
+
+def _migration(ident: str) -> str:
+    try:
+        return f"migration {status.read('volume', ident).get('migration_status')}"
+    except status.NoAnswer:
+        return "migration ?"
+
+
+def _backup_files(node: Any) -> set[str]:
+    out = node.sh(f"find {nodes.backup_dir()} -type f 2>/dev/null || true", timeout=120)
+    return set(out.split())
+
+
+def _fsck(lab: Lab, label: str) -> str:
+    """``fsck.ocfs2 -fn`` of ``label``, unmounted on every node for it, then mounted again."""
+    path = nodes.pool_dir(label)
+    for node in lab.running_nodes():
+        node.sh(f"umount {path}", timeout=180)
+    node1 = lab.node("node1")
+    try:
+        res = node1.exec(["fsck.ocfs2", "-fn", lab.wait_device(node1, label)], timeout=900)
+    finally:
+        nodes.mount_everywhere(lab, label, path)
+    assert res.rc == 0, f"fsck.ocfs2 -fn {label}: rc {res.rc}\n{res.stdout}\n{res.stderr}"
+    return res.stdout
+
+
+@pytest.fixture
+def whole_again(deployment: Lab) -> Iterator[None]:
+    """Whatever happened, the deployment is whole afterwards: node2 up and not
+    throttled, every service running, node1's cinder-backup enabled."""
+    yield
+    if deployment.node("node2").running():
+        _throttle(deployment, "node2", 0)
+    else:
+        nodes.rejoin(deployment, "node2")
+    nodes.start_services(deployment)
+    clients.cli(["openstack", "volume", "service", "set", "--enable", "node1",
+                 "cinder-backup"], check=False)
+
+
+def test_node_death_mid_operation(deployment: Lab, report, whole_again: None) -> None:
+    """Node death mid-operation (node2 powered off under six operations)."""
+    node1, node2 = deployment.node("node1"), deployment.node("node2")
+    types = _types()
+    labels = (config.PRIMARY_LABEL, config.SECOND_LABEL)
+    baseline = {label: _used(node1, label) for label in labels}
+    backups_before = _backup_files(node1)
+    far, far_sha = _filled(node1, "far", types["far"])  # cloned into the near pool
+    mover, mover_sha = _filled(node1, "mover", types["near"])  # migrated to the far pool
+    backed, backed_sha = _filled(node1, "backed", types["near"])
+    snapped = wait("volume", osc_json("volume", "create", f"{PREFIX}snapped", "--size", "1",
+                                      "--type", types["near"])["id"], "available")
+    snapped_sha = write_pattern(node1, volume_file(snapped), f"{PREFIX}snapped", mib=HEAD_MIB)
+    with tempfile.TemporaryDirectory() as tmp:
+        image_id, image_sha = _image(tmp)
+
+    # Only node2 takes work: node1's volume and backup services are stopped (the
+    # backup one disabled too, or the API would still pick it for 120 s).
+    nodes.stop(deployment, only=["node1"], services=nodes.SERVICES)
+    osc("volume", "service", "set", "--disable", "node1", "cinder-backup")
+    _throttle(deployment, "node2", THROTTLE_BPS)
+
+    def volume(name: str, type_: str, *args: str) -> str:
+        return str(osc_json("volume", "create", f"{PREFIX}{name}", "--size", "1", "--type",
+                            type_, *args)["id"])
+
+    def migrate() -> str:  # to backend B (a cluster's migration keeps no pool)
+        cinder("--os-volume-api-version", "3.16", "migrate", "--cluster",
+               f"{config.CINDER_CLUSTER}@{config.BACKENDS[1]}", mover["id"])
+        return str(mover["id"])
+
+    ops: dict[str, tuple[str, Callable[[], str]]] = {
+        "clone from another filesystem": ("volume", lambda: volume(
+            "clone", types["near"], "--source", far["id"])),
+        "snapshot": ("volume snapshot", lambda: str(osc_json(
+            "volume", "snapshot", "create", "--volume", snapped["id"],
+            f"{PREFIX}snap")["id"])),
+        "create from image": ("volume", lambda: volume("image", types["far"],
+                                                       "--image", image_id)),
+        "backup": ("volume backup", lambda: str(osc_json(
+            "volume", "backup", "create", "--name", f"{PREFIX}backup", backed["id"])["id"])),
+        "native migration": ("volume", migrate),
+        "thick create": ("volume", lambda: volume("thick", types["thick"])),
+    }
+    t_submit = time.monotonic()
+    made = {what: (kind, start()) for what, (kind, start) in ops.items()}
+    report.in_flight = len(made)
+    # node1 serves again (its services take a minute or two to start under TCG).
+    since = deploy.nodes_now(deployment)
+    nodes.start_services(deployment)
+    osc("volume", "service", "set", "--enable", "node1", "cinder-backup")
+    deploy.wait_services(len(deployment.running_nodes()) * (len(config.BACKENDS) + 1),
+                         since=since)
+
+    def status_of(what: str) -> str:
+        kind, ident = made[what]
+        return _migration(ident) if what == "native migration" else _status(kind, ident)
+
+    at_kill = {what: status_of(what) for what in made}
+    busy = [w for w, s in at_kill.items() if s not in SETTLED and s != "migration success"]
+    print(f"\n  {time.monotonic() - t_submit:.0f} s after the submissions, at the kill: "
+          f"{at_kill}")
+    assert len(busy) >= 3, f"too few operations still running at the kill: {at_kill}"
+    assert node2.running(), "node2 died before the kill (fenced?)"
+    kill_at = time.monotonic()
+    deployment.kill("node2")
+    report.faults = 1
+
+    # node1 keeps serving: a create there.
+    sessions_gone = None
+    probe_ok = None
+    probe = volume("probe", types["near"])
+    while time.monotonic() - kill_at < SETTLE_TIMEOUT:
+        if sessions_gone is None and _db_sessions(node2.ip) == 0:
+            sessions_gone = time.monotonic() - kill_at
+        now = _status("volume", probe)
+        if now == "available":
+            probe_ok = time.monotonic() - kill_at
+            break
+        if now.startswith("error"):
+            probe = volume("probe", types["near"])
+        time.sleep(2)
+    assert probe_ok is not None, "no create succeeded on node1 after the kill"
+    print(f"  a create on node1 available {probe_ok:.0f} s after the kill")
+
+    # Cinder's active-active cleanup: once node2's services are down, node1 cleans
+    # what node2's cinder-volume left (the workers table).
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while True:
+        if sessions_gone is None and _db_sessions(node2.ip) == 0:
+            sessions_gone = time.monotonic() - kill_at
+        down = [s for s in osc_json("volume", "service", "list")
+                if s["Host"].startswith("node2") and s["State"] == "down"]
+        if len(down) == len(config.BACKENDS) + 1:
+            break
+        assert time.monotonic() < deadline, "node2's services never reported down"
+        time.sleep(5)
+    cleanup = cinder("--os-volume-api-version", "3.24", "work-cleanup", "--binary",
+                     "cinder-volume", "--is-up", "false")
+    print(f"  node2's services down {time.monotonic() - kill_at:.0f} s after the kill; "
+          f"its database sessions gone after {sessions_gone} s; work-cleanup:\n{cleanup}")
+    after_cleanup = {}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        after_cleanup = {what: status_of(what) for what in made}
+        if not any(s in ("creating", "downloading", "deleting")
+                   for w, s in after_cleanup.items() if made[w][0] == "volume"):
+            break
+        time.sleep(5)
+    print(f"  after work-cleanup: {after_cleanup}")
+
+    # node2 comes back: its own start settles the rest (cinder-backup resets its backups).
+    since = deploy.nodes_now(deployment)
+    boot = nodes.rejoin(deployment, "node2")
+    deploy.wait_services(len(deployment.running_nodes()) * (len(config.BACKENDS) + 1),
+                         since=since)
+    report.recovery_s = time.monotonic() - kill_at
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    final: dict[str, str] = {}
+    while True:
+        final = {what: status_of(what) for what in made}
+        left = {w: s for w, s in final.items()
+                if s not in SETTLED and not s.startswith("migration ")}
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(10)
+    print(f"  node2 booted and rejoined in {boot:.0f} s; services up "
+          f"{report.recovery_s:.0f} s after the kill; final: {final}")
+
+    # Data: the sources are unchanged, every finished operation's data is right.
+    checks = {"far": (far, far_sha), "backed": (backed, backed_sha),
+              "snapped": (snapped, snapped_sha)}
+    mig = osc_json("volume", "show", mover["id"])
+    checks["mover"] = (mig, mover_sha)
+    clone = made["clone from another filesystem"][1]
+    if final["clone from another filesystem"] == "available":
+        checks["clone"] = (osc_json("volume", "show", clone), far_sha)
+    lost = [name for name, (vol, sha) in checks.items()
+            if sha_head(node1, volume_file(vol), mib=HEAD_MIB) != sha]
+    if final["snapshot"] == "available":
+        snap_file = f"{nodes.pool_dir(config.PRIMARY_LABEL)}/snapshot-{made['snapshot'][1]}"
+        if sha_head(node1, snap_file, mib=HEAD_MIB) != snapped_sha:
+            lost.append("snapshot")
+    if final["create from image"] == "available":
+        made_vol = osc_json("volume", "show", made["create from image"][1])
+        if sha_head(node1, volume_file(made_vol), mib=IMAGE_MIB) != image_sha:
+            lost.append("create from image")
+    if final["thick create"] == "available":
+        thick = osc_json("volume", "show", made["thick create"][1])
+        path = volume_file(thick)
+        allocated = int(node1.sh(f"stat -c %b {path}")) * 512
+        if file_size(node1, path) != GiB or allocated < GiB:
+            lost.append(f"thick create ({allocated} bytes allocated)")
+    report.data_lost = len(lost)
+    stuck = {w: s for w, s in final.items()
+             if s not in SETTLED and not s.startswith("migration ")}
+    migration = final["native migration"]
+    if migration not in ("migration success", "migration error", "migration None"):
+        # Cinder's cleanup does not settle a migration its volume service died in.
+        cinder("reset-state", "--reset-migration-status", mover["id"])
+
+    # Everything deleted: no file left that Cinder does not own, space back, fsck clean.
+    backup = made["backup"][1]
+    if _status("volume backup", backup) != "deleted":
+        if _status("volume backup", backup) not in ("available", "error"):
+            cinder("backup-reset-state", "--state", "error", backup)
+        osc("volume", "backup", "delete", backup)
+        wait_gone("volume backup", backup, timeout=600)
+    clean_up(PREFIX)
+    clean_up(f"image-{image_id}")  # the image-volume cache's entry made from it
+    osc("image", "delete", image_id)
+    left_files = orphans(node1)
+    stray_backups = sorted(_backup_files(node1) - backups_before)
+    report.orphans = len(left_files) + len(stray_backups)
+    space = {label: _used(node1, label) - baseline[label] for label in labels}
+    print(f"  space against the baseline (bytes): {space}")
+    fsck = {label: _fsck(deployment, label).strip().splitlines()[-1:] for label in labels}
+    print(f"  fsck.ocfs2 -fn: {fsck}")
+    assert not lost, f"data changed or missing: {lost}"
+    assert not stuck, f"still not settled {SETTLE_TIMEOUT}s after node2 rejoined: {stuck}"
+    assert not left_files and not stray_backups, (left_files, stray_backups)
+    assert all(abs(d) < SPACE_SLACK for d in space.values()), space

@@ -99,9 +99,11 @@ def rejoin(lab: Lab, name: str) -> float:
     Returns the seconds ``lab.start`` took (boot, cluster join, mounts)."""
     seconds = lab.start(name)
     # lab.start mounts each disk at the lab's default place; backend B's belongs elsewhere
-    # (under backend A's root, backend A would take it for one of its pools).
+    # (under backend A's root, backend A would take it for one of its pools: even the
+    # empty directory, as a pool that is down because nothing is mounted there).
     wrong = f"{config.MOUNT_ROOT}/{config.BACKEND_B_LABEL}"
-    lab.node(name).sh(f"! mountpoint -q {wrong} || umount {wrong}", timeout=120)
+    lab.node(name).sh(f"! mountpoint -q {wrong} || umount {wrong}; rmdir {wrong} 2>/dev/null; "
+                      "true", timeout=120)
     for label in (config.SECOND_LABEL, config.BACKEND_B_LABEL):
         mount_everywhere(lab, label, pool_dir(label))
     start_services(lab)

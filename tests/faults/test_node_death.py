@@ -14,12 +14,18 @@
 """Node death mid-operation: node2 is powered off while its cinder-volume and
 cinder-backup are doing six things at once.
 
-In flight on node2: a clone from another filesystem (the sparse copy), a
-snapshot, a create from an image, a backup, a native migration to another
-pool and a thick create. To put all six on node2, node1's cinder-volume and
-cinder-backup are stopped while they are submitted and started again at once;
-node2's shared disks are throttled (QMP ``block_set_io_throttle``) so that the
-copies are still running when node1 serves again and node2 is killed.
+In flight on node2: a clone, a snapshot, a create from an image, backups, a
+native migration to another backend's filesystem (the sparse copy) and a
+thick create. To put them on node2, node1's cinder-volume is stopped while they
+are submitted and started again at once; node2's shared disks are throttled
+(QMP ``block_set_io_throttle``) so that the copies are still running when node1
+serves again and node2 is killed. Backups go where the scheduler sends them
+(it picks among the backup services that last reported, ignoring a disabled or
+dead one): two of them, so that node2 gets one.
+
+Cinder's scheduler puts a clone in its source's pool (``resource_backend`` is
+the source's ``cluster@backend#pool``): a clone never crosses filesystems, and
+the driver's sparse copy is reached through migration (and images), not clones.
 
 Then: how long until a create succeeds on node1; what Cinder's active-active
 cleanup (``cinder work-cleanup`` of the dead service, then node2's own start)
@@ -41,7 +47,7 @@ from typing import Any
 
 import pytest
 
-from e2e import clients, config, deploy, nodes, procs, status
+from e2e import config, deploy, nodes, procs, status
 from e2e.api import (
     GiB,
     MiB,
@@ -87,8 +93,11 @@ def _types() -> dict[str, str]:
                             **backend),
         "far": ensure_type(f"{PREFIX}{config.SECOND_LABEL}", pool_name=config.SECOND_LABEL,
                            **backend),
-        "thick": ensure_type(f"{PREFIX}thick", pool_name=config.SECOND_LABEL,
-                             **{"provisioning:type": "thick"}, **backend),
+        # Backend B's pool: the only one with a free GiB once the others' copies are placed.
+        "thick": ensure_type(f"{PREFIX}thick-{config.BACKEND_B_LABEL}",
+                             pool_name=config.BACKEND_B_LABEL,
+                             volume_backend_name=config.BACKENDS[1],
+                             **{"provisioning:type": "thick"}),
         "b": ensure_type(f"{PREFIX}b", volume_backend_name=config.BACKENDS[1]),
         # What the migrated volume is retyped to first (see _mover).
         "mover": ensure_type(f"{PREFIX}mover"),
@@ -151,15 +160,32 @@ def _fresh_stats(since: str, timeout: float = 180) -> None:
         time.sleep(3)
 
 
+def _restart_volume_services(node: Any, lab: Lab, timeout: float = 600) -> None:
+    """Start ``node``'s cinder-volume again and wait for its backends' heartbeats, judged
+    by the node's own clock (another node's may lag it by more than a report interval)."""
+    since = node.sh("date -u +%Y-%m-%dT%H:%M:%S").strip()
+    nodes.start_services(lab)
+    deadline = time.monotonic() + timeout
+    while True:
+        fresh = [s for s in osc_json("volume", "service", "list", "--long")
+                 if s["Binary"] == "cinder-volume" and s["Host"].startswith(f"{node.name}@")
+                 and s["State"] == "up" and str(s["Updated At"]) > since]
+        if len(fresh) == len(config.BACKENDS):
+            return
+        assert time.monotonic() < deadline, f"{node.name}'s cinder-volume did not come up"
+        time.sleep(3)
+
+
 def _used(node: Any, label: str) -> int:
     return int(node.sh(f"df -B1 --output=used {nodes.pool_dir(label)} | tail -1"))
 
 
-def _db_sessions(ip: str) -> int:
-    """PostgreSQL sessions from ``ip`` (a node's cinder services and their locks)."""
+def _db_locks(ip: str) -> int:
+    """Coordination locks (tooz: PostgreSQL advisory locks) held by sessions from ``ip``."""
     out = procs.run(["psql", "-h", config.HOST_IP, "-p", str(config.PG_PORT), "-U",
                      "postgres", "-tAc",
-                     f"SELECT count(*) FROM pg_stat_activity WHERE client_addr = '{ip}'"])
+                     "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                     f"WHERE l.locktype = 'advisory' AND a.client_addr = '{ip}'"])
     return int(out.stdout.strip() or 0)
 
 
@@ -197,19 +223,17 @@ def _fsck(lab: Lab, label: str) -> str:
 @pytest.fixture
 def whole_again(deployment: Lab) -> Iterator[None]:
     """Whatever happened, the deployment is whole afterwards: node2 up and not
-    throttled, every service running, node1's cinder-backup enabled."""
+    throttled, every service running."""
     yield
     if deployment.node("node2").running():
         _throttle(deployment, "node2", 0)
     else:
         nodes.rejoin(deployment, "node2")
     nodes.start_services(deployment)
-    clients.cli(["openstack", "volume", "service", "set", "--enable", "node1",
-                 "cinder-backup"], check=False)
 
 
 def test_node_death_mid_operation(deployment: Lab, report, whole_again: None) -> None:
-    """Node death mid-operation (node2 powered off under six operations)."""
+    """Node death mid-operation (node2 powered off under seven operations)."""
     node1, node2 = deployment.node("node1"), deployment.node("node2")
     types = _types()
     labels = (config.PRIMARY_LABEL, config.SECOND_LABEL, config.BACKEND_B_LABEL)
@@ -217,18 +241,17 @@ def test_node_death_mid_operation(deployment: Lab, report, whole_again: None) ->
     backups_before = _backup_files(node1)
     # Copies need data to last: the clone's source and the migrated volume are written
     # end to end. A backup lasts minutes anyway (it hashes and compresses every chunk).
-    far, far_sha = _written(node1, "far", types["far"], full=True)  # cloned into lab0
+    far, far_sha = _written(node1, "far", types["far"], full=True)  # cloned
     mover, mover_sha = _mover(node1, types)  # migrated to backend A
     backed, backed_sha = _written(node1, "backed", types["near"], full=False)
+    backed2, backed2_sha = _written(node1, "backed2", types["near"], full=False)
     snapped, snapped_sha = _written(node1, "snapped", types["near"], full=False)
     with tempfile.TemporaryDirectory() as tmp:
         image_id, image_sha = _image(tmp)
 
     _fresh_stats(deploy.nodes_now(deployment))
-    # Only node2 takes work: node1's volume and backup services are stopped (the
-    # backup one disabled too, or the API would still pick it for 120 s).
-    nodes.stop(deployment, only=["node1"], services=nodes.SERVICES)
-    osc("volume", "service", "set", "--disable", "node1", "cinder-backup")
+    # Only node2's cinder-volume takes work (the cluster's queue has no other consumer).
+    nodes.stop(deployment, only=["node1"], services=("cinder-volume",))
     _throttle(deployment, "node2", THROTTLE_BPS)
 
     def volume(name: str, type_: str, *args: str) -> str:
@@ -241,8 +264,7 @@ def test_node_death_mid_operation(deployment: Lab, report, whole_again: None) ->
         return str(mover["id"])
 
     ops: dict[str, tuple[str, Callable[[], str]]] = {
-        "clone from another filesystem": ("volume", lambda: volume(
-            "clone", types["near"], "--source", far["id"])),
+        "clone": ("volume", lambda: volume("clone", types["far"], "--source", far["id"])),
         "snapshot": ("volume snapshot", lambda: str(osc_json(
             "volume", "snapshot", "create", "--volume", snapped["id"],
             f"{PREFIX}snap")["id"])),
@@ -250,6 +272,8 @@ def test_node_death_mid_operation(deployment: Lab, report, whole_again: None) ->
                                                        "--image", image_id)),
         "backup": ("volume backup", lambda: str(osc_json(
             "volume", "backup", "create", "--name", f"{PREFIX}backup", backed["id"])["id"])),
+        "backup 2": ("volume backup", lambda: str(osc_json(
+            "volume", "backup", "create", "--name", f"{PREFIX}backup2", backed2["id"])["id"])),
         "native migration": ("volume", migrate),
         "thick create": ("volume", lambda: volume("thick", types["thick"])),
     }
@@ -257,11 +281,7 @@ def test_node_death_mid_operation(deployment: Lab, report, whole_again: None) ->
     made = {what: (kind, start()) for what, (kind, start) in ops.items()}
     report.in_flight = len(made)
     # node1 serves again (its services take a minute or two to start under TCG).
-    since = deploy.nodes_now(deployment)
-    nodes.start_services(deployment)
-    osc("volume", "service", "set", "--enable", "node1", "cinder-backup")
-    deploy.wait_services(len(deployment.running_nodes()) * (len(config.BACKENDS) + 1),
-                         since=since)
+    _restart_volume_services(node1, deployment)
 
     def status_of(what: str) -> str:
         kind, ident = made[what]
@@ -279,12 +299,13 @@ def test_node_death_mid_operation(deployment: Lab, report, whole_again: None) ->
     report.faults = 1
 
     # node1 keeps serving: a create there.
-    sessions_gone = None
+    locks_at_kill = _db_locks(node2.ip)
+    locks_gone = None
     probe_ok = None
     probe = volume("probe", types["near"])
     while time.monotonic() - kill_at < SETTLE_TIMEOUT:
-        if sessions_gone is None and _db_sessions(node2.ip) == 0:
-            sessions_gone = time.monotonic() - kill_at
+        if locks_gone is None and _db_locks(node2.ip) == 0:
+            locks_gone = time.monotonic() - kill_at
         now = _status("volume", probe)
         if now == "available":
             probe_ok = time.monotonic() - kill_at
@@ -299,8 +320,8 @@ def test_node_death_mid_operation(deployment: Lab, report, whole_again: None) ->
     # what node2's cinder-volume left (the workers table).
     deadline = time.monotonic() + SETTLE_TIMEOUT
     while True:
-        if sessions_gone is None and _db_sessions(node2.ip) == 0:
-            sessions_gone = time.monotonic() - kill_at
+        if locks_gone is None and _db_locks(node2.ip) == 0:
+            locks_gone = time.monotonic() - kill_at
         down = [s for s in osc_json("volume", "service", "list")
                 if s["Host"].startswith("node2") and s["State"] == "down"]
         if len(down) == len(config.BACKENDS) + 1:
@@ -310,7 +331,8 @@ def test_node_death_mid_operation(deployment: Lab, report, whole_again: None) ->
     cleanup = cinder("--os-volume-api-version", "3.24", "work-cleanup", "--binary",
                      "cinder-volume", "--is-up", "false")
     print(f"  node2's services down {time.monotonic() - kill_at:.0f} s after the kill; "
-          f"its database sessions gone after {sessions_gone} s; work-cleanup:\n{cleanup}")
+          f"the {locks_at_kill} coordination locks its sessions held released after "
+          f"{locks_gone} s; work-cleanup:\n{cleanup}")
     after_cleanup = {}
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -341,11 +363,12 @@ def test_node_death_mid_operation(deployment: Lab, report, whole_again: None) ->
 
     # Data: the sources are unchanged, every finished operation's data is right.
     checks = {"far": (far, far_sha), "backed": (backed, backed_sha),
+              "backed2": (backed2, backed2_sha),
               "snapped": (snapped, snapped_sha)}
     mig = osc_json("volume", "show", mover["id"])
     checks["mover"] = (mig, mover_sha)
-    clone = made["clone from another filesystem"][1]
-    if final["clone from another filesystem"] == "available":
+    clone = made["clone"][1]
+    if final["clone"] == "available":
         checks["clone"] = (osc_json("volume", "show", clone), far_sha)
     lost = [name for name, (vol, sha) in checks.items()
             if sha_head(node1, volume_file(vol), mib=HEAD_MIB) != sha]
@@ -372,8 +395,10 @@ def test_node_death_mid_operation(deployment: Lab, report, whole_again: None) ->
         cinder("reset-state", "--reset-migration-status", mover["id"])
 
     # Everything deleted: no file left that Cinder does not own, space back, fsck clean.
-    backup = made["backup"][1]
-    if _status("volume backup", backup) != "deleted":
+    for what in ("backup", "backup 2"):
+        backup = made[what][1]
+        if _status("volume backup", backup) == "deleted":
+            continue
         if _status("volume backup", backup) not in ("available", "error"):
             cinder("backup-reset-state", "--state", "error", backup)
         osc("volume", "backup", "delete", backup)

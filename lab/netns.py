@@ -69,22 +69,20 @@ def wrap(cmd: list[str]) -> list[str]:
     return ["ip", "netns", "exec", config.NETNS, *cmd]
 
 
-def _tc(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(wrap(["tc", *args]), check=check, capture_output=True, text=True)
 
-
-def cut_port(indexes: list[int], port: int) -> None:
-    """Partition: drop every TCP packet to or from ``port`` that nodes ``indexes`` send
-    (o2net's interconnect). The shared disks and the host side stay reachable."""
+def _isolated(indexes: list[int], on: bool) -> None:
     for index in indexes:
-        tap = tap_name(index)
-        _tc("qdisc", "replace", "dev", tap, "ingress")
-        for field in ("dport", "sport"):
-            _tc("filter", "add", "dev", tap, "parent", "ffff:", "protocol", "ip", "u32",
-                "match", "ip", field, str(port), "0xffff", "action", "drop")
+        subprocess.run(wrap(["bridge", "link", "set", "dev", tap_name(index), "isolated",
+                             "on" if on else "off"]), check=on, capture_output=True, text=True)
+
+
+def partition(indexes: list[int]) -> None:
+    """Cut the nodes ``indexes`` off from each other (o2net's interconnect and all else
+    between them: bridge port isolation), each still reaching the host side's services.
+    (No ``tc`` filter: the host may not load tc action modules.)"""
+    _isolated(indexes, True)
 
 
 def mend(indexes: list[int]) -> None:
-    """Undo :func:`cut_port` (a node's tap made again on its restart has no filter)."""
-    for index in indexes:
-        _tc("qdisc", "del", "dev", tap_name(index), "ingress", check=False)
+    """Undo :func:`partition` (a node's tap made again on its restart is not isolated)."""
+    _isolated(indexes, False)

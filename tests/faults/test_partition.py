@@ -11,9 +11,10 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Interconnect partition: o2net's link (TCP 7777) between the nodes is cut in the
-lab's netns for longer than the o2cb idle timeout, while both still heartbeat on
-the shared disks.
+"""Interconnect partition: the network between the nodes (o2net's TCP 7777 and all
+else) is cut in the lab's netns (bridge port isolation) for longer than the o2cb
+idle timeout, while both still heartbeat on the shared disks and reach the
+control plane.
 
 What o2cb does is recorded: which node fences itself and how long after the cut
 (in a two-node cluster the half with the lowest node number, node1, keeps
@@ -60,14 +61,14 @@ SERVE_TIMEOUT = 600
 def mended(deployment: Lab) -> Iterator[None]:
     """The link mended and every node back, whatever happened."""
     yield
-    netns.mend([n.index for n in deployment.nodes()])
-    for node in deployment.nodes():
+    netns.mend([n.index for n in deployment.nodes])
+    for node in deployment.nodes:
         if not node.running():
             nodes.rejoin(deployment, node.name)
 
 
 def test_interconnect_partition(deployment: Lab, report, mended: None) -> None:
-    """Interconnect partition (o2net cut between the nodes)."""
+    """Interconnect partition (the network between the nodes cut)."""
     node1, node2 = deployment.node("node1"), deployment.node("node2")
     kind = ensure_type(f"{PREFIX}{config.PRIMARY_LABEL}", volume_backend_name="ocfs2",
                        pool_name=config.PRIMARY_LABEL)
@@ -76,15 +77,15 @@ def test_interconnect_partition(deployment: Lab, report, mended: None) -> None:
     before_sha = write_pattern(node2, volume_file(before), f"{PREFIX}before")
 
     cut_at = time.monotonic()
-    netns.cut_port([n.index for n in deployment.nodes()], lab_config.O2CB_PORT)
+    netns.partition([n.index for n in deployment.nodes])
     report.faults = 1
     fenced: dict[str, float] = {}
     while time.monotonic() - cut_at < FENCE_TIMEOUT and not fenced:
-        for node in deployment.nodes():
+        for node in deployment.nodes:
             if not node.running():
                 fenced[node.name] = time.monotonic() - cut_at
         time.sleep(0.5)
-    survivors = [n for n in deployment.nodes() if n.name not in fenced]
+    survivors = [n for n in deployment.nodes if n.name not in fenced]
     print(f"\n  fenced after the cut: {fenced or 'none'} "
           f"(idle timeout {lab_config.IDLE_TIMEOUT_MS} ms); survivors: "
           f"{[n.name for n in survivors]}")
@@ -111,7 +112,7 @@ def test_interconnect_partition(deployment: Lab, report, mended: None) -> None:
     during_sha = write_pattern(survivor, volume_file(during), f"{PREFIX}during")
     print(f"  a create on {survivor.name} available {served:.0f} s after the cut")
 
-    netns.mend([n.index for n in deployment.nodes()])
+    netns.mend([n.index for n in deployment.nodes])
     since = deploy.nodes_now(deployment)
     for name in fenced:
         nodes.rejoin(deployment, name)

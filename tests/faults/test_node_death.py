@@ -71,9 +71,10 @@ from lab.lab import Lab
 pytestmark = [pytest.mark.lab]
 
 PREFIX = "fault-death-"
-#: node2's shared disks while the operations run: slow enough that 1 GiB copies last
-#: minutes, fast enough for o2hb's 2 s disk heartbeat (dead after 20 s here).
-THROTTLE_BPS = 4 * MiB
+#: node2's shared disks while the operations run: slow enough that 512 MiB copies last
+#: a minute or more, fast enough for o2hb's 2 s disk heartbeat (dead after 20 s here):
+#: at 4 MiB/s node2 once fenced itself before the kill.
+THROTTLE_BPS = 8 * MiB
 #: The image: this much non-zero data, uploaded as a compressed qcow2.
 IMAGE_MIB = 512
 HEAD_MIB = 4
@@ -225,9 +226,13 @@ def whole_again(deployment: Lab) -> Iterator[None]:
     """Whatever happened, the deployment is whole afterwards: node2 up and not
     throttled, every service running."""
     yield
-    if deployment.node("node2").running():
+    node2 = deployment.node("node2")
+    if node2.running():
         _throttle(deployment, "node2", 0)
     else:
+        console = node2.vm.console.read_text(errors="replace").splitlines()
+        print("node2's console before its restart:\n" + "\n".join(
+            line for line in console[-400:] if "o2" in line or "ocfs2" in line)[-3000:])
         nodes.rejoin(deployment, "node2")
     nodes.start_services(deployment)
 

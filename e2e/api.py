@@ -304,6 +304,14 @@ def clean_up(prefix: str) -> None:
         if v["Status"] not in ("available", "error"):
             clients.cli(["cinder", "reset-state", "--state", "error", "--attach-status",
                          "detached", v["ID"]], check=False)
+        try:  # a migration a fault interrupted stays "migrating": Cinder refuses the delete
+            migrating = status.read("volume", v["ID"]).get("migration_status") in (
+                "starting", "migrating", "completing")
+        except (status.Gone, status.NoAnswer):
+            migrating = False
+        if migrating:
+            clients.cli(["cinder", "reset-state", "--reset-migration-status", v["ID"]],
+                        check=False)
         clients.cli(["openstack", "volume", "delete", "--force", v["ID"]], check=False)
     for v in vols:
         wait_gone("volume", v["ID"], timeout=600)

@@ -188,12 +188,8 @@ def test_full_filesystem(deployment: Lab, types: dict[str, str], report) -> None
     node1, node2 = deployment.node("node1"), deployment.node("node2")
     names = [n.name for n in deployment.running_nodes()]
     baseline = _used(node1)
-    src = wait("volume", osc_json("volume", "create", f"{PREFIX}src", "--size", "1", "--type",
-                                  types["thin"])["id"], "available")
-    half = DATA_MIB // 2  # random.randbytes stops short of 256 MiB
-    for i in (0, 1):
-        write_pattern(node1, volume_file(src), f"fault-full-{i}", mib=half, offset_mib=i * half)
-    src_sha = sha_head(node2, volume_file(src), mib=DATA_MIB)
+    # The clone's source is ``thin``: a reflink needs no data to be a test, and the
+    # pool's 3 GiB must hold the thick volume extended to 2 GiB in the freed phase.
     thin = wait("volume", osc_json("volume", "create", f"{PREFIX}thin", "--size", "1",
                                    "--type", types["thin"])["id"], "available")
     thin_sha = write_pattern(node1, volume_file(thin), "fault-full-thin", mib=4)
@@ -210,7 +206,7 @@ def test_full_filesystem(deployment: Lab, types: dict[str, str], report) -> None
         free = _reported_free(lambda gb: gb < 0.1)
         assert abs(free * GiB - _df_free(node1)) < 64 * MiB, (free, _df_free(node1))
         mark = log_mark()
-        done = _attempts(node1, types, src, image_id, thin, "full")
+        done = _attempts(node1, types, thin, image_id, thin, "full")
         extended = _extend(node1, thick)
         report.in_flight += len(done) + 1
         outcome = {what: status for what, (_, status) in done.items()}
@@ -252,10 +248,10 @@ def test_full_filesystem(deployment: Lab, types: dict[str, str], report) -> None
     finally:
         node1.sh(f"rm -f {FILLER}")
     t0 = time.monotonic()
-    _reported_free(lambda gb: gb > 1.5)
+    _reported_free(lambda gb: gb > 1.3)  # a thick GiB and the 256 MiB image
     report.recovery_s = time.monotonic() - t0
     # Room again: the same operations succeed and copy the data whole.
-    done = _attempts(node1, types, src, image_id, thin, "freed")
+    done = _attempts(node1, types, thin, image_id, thin, "freed")
     assert {status for _, status in done.values()} == {"available"}, done
     clean_up(f"{PREFIX}thick-freed")  # 3 GiB hold only two thick ones
     assert _extend(node1, thick) == "available"
@@ -263,12 +259,10 @@ def test_full_filesystem(deployment: Lab, types: dict[str, str], report) -> None
     assert vol["size"] == 2 and file_size(node2, volume_file(vol)) == 2 * GiB, vol
     clone = osc_json("volume", "show", done["clone"][0])
     assert pool_of(clone) == POOL, clone["os-vol-host-attr:host"]
-    if sha_head(node2, volume_file(clone), mib=DATA_MIB) != src_sha:
+    if sha_head(node2, volume_file(clone), mib=4) != thin_sha:
         report.data_lost += 1
     made = osc_json("volume", "show", done["create from image"][0])
     if sha_head(node2, volume_file(made), mib=DATA_MIB) != image_sha:
-        report.data_lost += 1
-    if sha_head(node2, volume_file(src), mib=DATA_MIB) != src_sha:
         report.data_lost += 1
     if sha_head(node2, volume_file(thin), mib=4) != thin_sha:
         report.data_lost += 1

@@ -69,7 +69,6 @@ def wrap(cmd: list[str]) -> list[str]:
     return ["ip", "netns", "exec", config.NETNS, *cmd]
 
 
-
 def _isolated(indexes: list[int], on: bool) -> None:
     for index in indexes:
         subprocess.run(wrap(["bridge", "link", "set", "dev", tap_name(index), "isolated",

@@ -21,9 +21,13 @@ the API reports.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import shlex
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -315,3 +319,20 @@ def clean_up(prefix: str) -> None:
         clients.cli(["openstack", "volume", "delete", "--force", v["ID"]], check=False)
     for v in vols:
         wait_gone("volume", v["ID"], timeout=600)
+
+
+def compressed_image(name: str, mib: int) -> tuple[str, str]:
+    """Upload ``mib`` MiB of non-zero data as a compressed qcow2 image named ``name``: a
+    small upload that needs that much room in a volume. Returns (id, sha256 of the data)."""
+    data = bytes(range(1, 256)) * (mib * MiB // 255)
+    data += b"\x01" * (mib * MiB - len(data))
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, qcow2 = os.path.join(tmp, "image.raw"), os.path.join(tmp, "image.qcow2")
+        with open(raw, "wb") as f:
+            f.write(data)
+        subprocess.run(["qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", raw, qcow2],
+                       check=True)
+        image = osc_json("image", "create", name, "--disk-format", "qcow2",
+                         "--container-format", "bare", "--file", qcow2, timeout=900)
+    wait("image", image["id"], "active", timeout=900)
+    return image["id"], hashlib.sha256(data).hexdigest()

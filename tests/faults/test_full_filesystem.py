@@ -32,10 +32,6 @@ sources, and after the deletes the pool's space is back to where it began.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -48,6 +44,7 @@ from e2e.api import (
     MiB,
     cinder,
     clean_up,
+    compressed_image,
     ensure_type,
     file_size,
     get_pools,
@@ -125,21 +122,6 @@ def _settle(ident: str, kind: str = "volume", timeout: float = 900) -> str:
         time.sleep(1)
 
 
-def _image(tmp: str) -> tuple[str, str]:
-    """A compressed qcow2 image holding DATA_MIB MiB of non-zero data (a small upload that
-    needs that much room in a volume); (id, sha256 of those MiB)."""
-    data = bytes(range(1, 256)) * (DATA_MIB * MiB // 255) + b"\x01" * (DATA_MIB * MiB % 255)
-    raw, qcow2 = os.path.join(tmp, "full.raw"), os.path.join(tmp, "full.qcow2")
-    with open(raw, "wb") as f:
-        f.write(data)
-    subprocess.run(["qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", raw, qcow2],
-                   check=True)
-    image = osc_json("image", "create", f"{PREFIX}image", "--disk-format", "qcow2",
-                     "--container-format", "bare", "--file", qcow2, timeout=900)
-    wait("image", image["id"], "active", timeout=900)
-    return image["id"], hashlib.sha256(data).hexdigest()
-
-
 def _fresh(node: Any) -> None:
     """Wait until the scheduler holds a report of the pool newer than its last placement.
 
@@ -195,8 +177,7 @@ def test_full_filesystem(deployment: Lab, types: dict[str, str], report) -> None
     thin_sha = write_pattern(node1, volume_file(thin), "fault-full-thin", mib=4)
     thick = wait("volume", osc_json("volume", "create", f"{PREFIX}thick", "--size", "1",
                                     "--type", types["thick"])["id"], "available")
-    with tempfile.TemporaryDirectory() as tmp:
-        image_id, image_sha = _image(tmp)
+    image_id, image_sha = compressed_image(f"{PREFIX}image", DATA_MIB)
     before = pool_files(node1)
     try:
         # Fill: everything but LEFT_MIB, in one preallocated file no volume owns.

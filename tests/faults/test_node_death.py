@@ -37,10 +37,6 @@ operation's data right.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -53,6 +49,7 @@ from e2e.api import (
     MiB,
     cinder,
     clean_up,
+    compressed_image,
     ensure_type,
     file_size,
     get_pools,
@@ -128,21 +125,6 @@ def _mover(node: Any, types: dict[str, str]) -> tuple[dict[str, Any], str]:
         assert time.monotonic() < deadline, "the retype did not happen"
         time.sleep(3)
     return wait("volume", vol["id"], "available"), sha
-
-
-def _image(tmp: str) -> tuple[str, str]:
-    """IMAGE_MIB of non-zero data as a compressed qcow2 image; (id, sha256 of the data)."""
-    data = bytes(range(1, 256)) * (IMAGE_MIB * MiB // 255)
-    data += b"\x01" * (IMAGE_MIB * MiB - len(data))
-    raw, qcow2 = os.path.join(tmp, "death.raw"), os.path.join(tmp, "death.qcow2")
-    with open(raw, "wb") as f:
-        f.write(data)
-    subprocess.run(["qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", raw, qcow2],
-                   check=True)
-    image = osc_json("image", "create", f"{PREFIX}image", "--disk-format", "qcow2",
-                     "--container-format", "bare", "--file", qcow2, timeout=900)
-    wait("image", image["id"], "active", timeout=900)
-    return image["id"], hashlib.sha256(data).hexdigest()
 
 
 def _throttle(lab: Lab, name: str, bps: int) -> None:
@@ -251,8 +233,7 @@ def test_node_death_mid_operation(deployment: Lab, report, whole_again: None) ->
     backed, backed_sha = _written(node1, "backed", types["near"], full=False)
     backed2, backed2_sha = _written(node1, "backed2", types["near"], full=False)
     snapped, snapped_sha = _written(node1, "snapped", types["near"], full=False)
-    with tempfile.TemporaryDirectory() as tmp:
-        image_id, image_sha = _image(tmp)
+    image_id, image_sha = compressed_image(f"{PREFIX}image", IMAGE_MIB)
 
     _fresh_stats(deploy.nodes_now(deployment))
     # Only node2's cinder-volume takes work (the cluster's queue has no other consumer).

@@ -169,6 +169,7 @@ def test_full_filesystem(deployment: Lab, types: dict[str, str], report) -> None
     """A full filesystem (a pool filled, then freed)."""
     node1, node2 = deployment.node("node1"), deployment.node("node2")
     names = [n.name for n in deployment.running_nodes()]
+    clean_up(PREFIX)  # what an interrupted run left
     baseline = _used(node1)
     # The clone's source is ``thin``: a reflink needs no data to be a test, and the
     # pool's 3 GiB must hold the thick volume extended to 2 GiB in the freed phase.
@@ -219,7 +220,9 @@ def test_full_filesystem(deployment: Lab, types: dict[str, str], report) -> None
                  if "/snapshot-" not in p and not (p in failed and now[p][1] < MiB)
                  and p not in made}
         assert not stray, stray
-        assert abs(float(_pool()["free_capacity_gb"]) * GiB - _df_free(node1)) < 64 * MiB
+        # Truthful: the next report matches df (the failed copies' room came back after
+        # the last report; 110 MiB had in one run).
+        _reported_free(lambda gb: abs(gb * GiB - _df_free(node1)) < 64 * MiB)
         if extended != "available":
             osc("volume", "set", "--state", "available", thick["id"])
         clean_up(f"{PREFIX}snap-full")
@@ -234,10 +237,6 @@ def test_full_filesystem(deployment: Lab, types: dict[str, str], report) -> None
     # Room again: the same operations succeed and copy the data whole.
     done = _attempts(node1, types, thin, image_id, thin, "freed")
     assert {status for _, status in done.values()} == {"available"}, done
-    clean_up(f"{PREFIX}thick-freed")  # 3 GiB hold only two thick ones
-    assert _extend(node1, thick) == "available"
-    vol = osc_json("volume", "show", thick["id"])
-    assert vol["size"] == 2 and file_size(node2, volume_file(vol)) == 2 * GiB, vol
     clone = osc_json("volume", "show", done["clone"][0])
     assert pool_of(clone) == POOL, clone["os-vol-host-attr:host"]
     if sha_head(node2, volume_file(clone), mib=4) != thin_sha:
@@ -245,6 +244,20 @@ def test_full_filesystem(deployment: Lab, types: dict[str, str], report) -> None
     made = osc_json("volume", "show", done["create from image"][0])
     if sha_head(node2, volume_file(made), mib=DATA_MIB) != image_sha:
         report.data_lost += 1
+    # The thick extend needs a GiB that is free *and* not provisioned: Cinder's capacity
+    # filter gives a thick request min(free, total - provisioned), and provisioned counts
+    # every volume and snapshot at its full size, thin or not (4 GiB here in a 3 GiB
+    # pool: refused with "requested / avail: 1/-1.0"). Only ``thin`` and ``thick`` stay.
+    for name in (f"{PREFIX}thick-freed", f"{PREFIX}image-freed", f"image-{image_id}",
+                 f"{PREFIX}clone-freed", f"{PREFIX}snap-freed"):
+        clean_up(name)
+    deadline = time.monotonic() + STATE_TIMEOUT
+    while float(_pool()["provisioned_capacity_gb"]) > 2:
+        assert time.monotonic() < deadline, _pool()
+        time.sleep(5)
+    assert _extend(node1, thick) == "available"
+    vol = osc_json("volume", "show", thick["id"])
+    assert vol["size"] == 2 and file_size(node2, volume_file(vol)) == 2 * GiB, vol
     if sha_head(node2, volume_file(thin), mib=4) != thin_sha:
         report.data_lost += 1
     clean_up(PREFIX)

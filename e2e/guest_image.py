@@ -37,7 +37,8 @@ none), role= (``boot``, ``config``, ``blank``, ``foreign``, ``unreadable``,
 ``verified`` has ok=1, or ok=0 with bad_offset= (the first bad byte on the
 disk, or ``header``). ``log-start`` next=; ``log`` seq= (the last record
 written and flushed, every ``log_report`` seconds); ``log-verified`` records=,
-ok=, bad_seq=; ``log-follow`` seq=, ok= (a log another guest writes);
+ok=, bad_seq=; ``log-follow`` seq=, ok= (a log another guest writes: when it
+grew, else once a minute);
 ``log-full``, ``log-error``, ``write-error``.
 
 The disks are polled (``/sys/block/vd*``, ``sd*``) every ``poll`` seconds, so
@@ -468,6 +469,7 @@ def build(out_dir: Path = DEFAULT_OUT, force: bool = False) -> Path:
 class Disk:
     path: Path
     serial: str = ""  # like Nova: the first 20 characters of the volume id
+    shared: bool = False  # multiattach: libvirt's <shareable/> is qemu's share-rw=on
 
 
 def config_drive(path: Path, user_data: str) -> Path:
@@ -510,6 +512,8 @@ class Guest:
             dev += ",bootindex=1"
         if disk.serial:
             dev += f",serial={disk.serial}"
+        if disk.shared:
+            dev += ",share-rw=on"
         return ["-drive", drive, "-device", dev]
 
     def argv(self) -> list[str]:

@@ -86,3 +86,32 @@ def test_write_verify_log_across_reboot(image: Path, tmp_path: Path) -> None:
     print(f"image {image.stat().st_size} bytes; boot event after {boot_secs:.1f}s "
           f"(guest uptime {boot.get('uptime')}s); 4 MiB written in {wrote.get('secs')}s, "
           f"verified in {v.get('secs')}s")
+
+
+def test_multiattach_reader(image: Path, tmp_path: Path) -> None:
+    """Two guests on the same files (share-rw, like libvirt's <shareable/>): the
+    reader, read-only through its config drive, verifies the data, follows the
+    writer's log and leaves a blank shared volume blank."""
+    data = _disk(tmp_path / "data.img")
+    log = _disk(tmp_path / "log.img", guest_image.request_header("log"))
+    blank = _disk(tmp_path / "blank.img")
+    shared = [Disk(data, "multi-data", True), Disk(log, "multi-log", True)]
+    with Guest(image, tmp_path / "writer", shared, uuid=UUID) as w:
+        wrote = w.wait_for(lambda e: e.kind == "wrote", 120)
+        w.wait_for(lambda e: e.kind == "log-start", 120)
+        cfg = guest_image.config_drive(tmp_path / "config-2.img", "tinyguest.readonly=1\n")
+        reader_disks = [*shared, Disk(blank, "multi-blank", True), Disk(cfg)]
+        with Guest(image, tmp_path / "reader", reader_disks) as r:
+            assert r.wait_for(lambda e: e.kind == "boot", 120).get("readonly") == "1"
+            v = r.wait_for(lambda e: e.kind == "verified", 120)
+            assert v.ok and v.get("sha256") == wrote.get("sha256")
+            lv = r.wait_for(lambda e: e.kind == "log-verified", 120)
+            assert lv.ok
+            f = r.wait_for(lambda e: e.kind == "log-follow" and e.int("seq") > lv.int("records"),
+                           120)
+            assert f.ok
+            assert r.wait_for(lambda e: e.kind == "disk" and e.serial == "multi-blank", 60) \
+                .get("role") == "blank"
+            assert not [e for e in r.events() if e.kind in ("wrote", "log-start", "log")]
+    assert blank.read_bytes().count(0) == blank.stat().st_size
+    assert guest_image.check_log(log).bad_seq == 0

@@ -82,9 +82,25 @@ def test_readonly_guest_reports_corruption_and_writes_nothing() -> None:
     assert not v.ok and v.int("bad_offset") == (1 << 20) + 5000
     assert v.get("origin") == "vol-aaaa" and v.serial == "vol-aaaa-clone"
     assert not [e for e in events if e.kind in ("wrote", "log-start", "log")]
-    follow = [e for e in events if e.kind == "log-follow"]
-    assert follow and all(e.ok and e.int("seq") == 47 for e in follow)
+    lv = next(e for e in events if e.kind == "log-verified")
+    assert (lv.dev, lv.ok, lv.int("records")) == ("vdd", True, 47)
+    assert ("vdc", "blank") in [(e.dev, e.get("role")) for e in events if e.kind == "disk"]
     assert ("vde", "config") in [(e.dev, e.get("role")) for e in events if e.kind == "disk"]
+
+
+def test_multiattach_reader_follows_the_writer() -> None:
+    writer = _events("multiattach-writer.log")
+    reader = _events("multiattach-reader.log")
+    wrote = next(e for e in writer if e.kind == "wrote")
+    assert next(e for e in writer if e.kind == "log-start").get("origin") == "multi-log"
+    assert writer[0].get("owner") != reader[0].get("owner")
+    v = next(e for e in reader if e.kind == "verified")
+    assert v.ok and v.get("sha256") == wrote.get("sha256")
+    assert not [e for e in reader if e.kind in ("wrote", "log-start", "log")]
+    follow = [e.int("seq") for e in reader if e.kind == "log-follow"]
+    lv = next(e for e in reader if e.kind == "log-verified")
+    assert follow == sorted(follow) and follow[0] > lv.int("records")
+    assert all(e.ok for e in reader if e.kind == "log-follow")
 
 
 def test_parse_tolerates_noise_and_cut_lines() -> None:

@@ -874,10 +874,13 @@ class OCFS2Driver(driver.VolumeDriver):
         for pool in self.monitor.pools.values():
             if not pool.up:
                 continue
-            # Which files belong to Cinder (any backend): asked here, on the hub.
+            # Which other files belong to Cinder (any backend): one DB query per
+            # Cinder-named file that this host's own list (``known``) does not name,
+            # asked here, on the hub.
             listed = _native(os.listdir)(pool.path)
             owners = {n: o for n in listed
-                      if names.is_cinder_name(n, _templates()) and (o := self._owner(n))}
+                      if n not in known and names.is_cinder_name(n, _templates())
+                      and (o := self._owner(n))}
             for entry in _native(manage.list_manageable)(
                     pool.path, known, snapshots=snapshots, templates=_templates(),
                     owner=owners.get):

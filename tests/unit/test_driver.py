@@ -696,6 +696,17 @@ class OCFS2DriverTestCase(DriverFixture):
         self.assertEqual(UUID1, update["provider_id"])
         self.assertTrue(os.path.exists(os.path.join(self.vol1, vol.name)))
 
+    def test_manageable_asks_the_db_only_for_files_cinder_did_not_name(self):
+        vols = [self._volume(id=i) for i in (fake.VOLUME_ID, fake.VOLUME2_ID)]
+        for vol in vols:
+            self.drv.create_volume(vol)
+        self._raw_file(os.path.join(self.vol1, "volume-" + fake.VOLUME3_ID))
+        self.drv.get_volume_stats(refresh=True)
+        with mock.patch.object(self.drv, "_owner", return_value=None) as owner:
+            entries = self.drv.get_manageable_volumes(vols, None, 100, 0, ["size"], ["asc"])
+        owner.assert_called_once_with("volume-" + fake.VOLUME3_ID)
+        self.assertEqual(3, len(entries))
+
     def test_manageable_lists_another_backends_volumes_as_not_safe(self):
         other = self._db_volume(host="node1@ocfs2b#gold")  # another backend, same filesystem
         self._raw_file(os.path.join(self.vol1, "volume-" + other.id))

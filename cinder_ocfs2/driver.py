@@ -155,6 +155,9 @@ class OCFS2Driver(driver.VolumeDriver):
                              or "OCFS2")
         self._mode = 0o660
         self._last_sweep = 0.0
+        # Temp files the last sweep had to keep (a build running, or an orphan still
+        # inside the grace): sweep again at every stats refresh until none is left.
+        self._sweep_pending = False
         self._cluster_name: str | None = None
         read_cluster = self._read_cluster if self.configuration.ocfs2_check_cluster else None
         self.monitor = filesystems.PoolMonitor(
@@ -225,18 +228,28 @@ class OCFS2Driver(driver.VolumeDriver):
         self._sweep_orphans(force=True)
 
     def _sweep_orphans(self, force: bool = False) -> None:
+        """Remove the temp files interrupted builds left (at setup, then hourly).
+
+        A build this service's own restart interrupted is younger than the grace at
+        setup, so while any temp file is kept the sweep runs at every stats refresh.
+        """
         now = time.time()
-        if not force and now - self._last_sweep < ORPHAN_SWEEP_INTERVAL:
+        if (not force and not self._sweep_pending
+                and now - self._last_sweep < ORPHAN_SWEEP_INTERVAL):
             return
         self._last_sweep = now
+        pending = False
         for pool in self.monitor.pools.values():
             if pool.up:
                 try:
-                    _native(volumes.cleanup_orphans)(pool.path,
-                                                     self.configuration.ocfs2_temp_file_max_age)
+                    sweep = _native(volumes.cleanup_orphans)(
+                        pool.path, self.configuration.ocfs2_temp_file_max_age)
                 except OSError as exc:
                     LOG.warning("Could not clean temporary files in %(path)s: %(err)s",
                                 {"path": pool.path, "err": exc})
+                    continue
+                pending = pending or bool(sweep.kept)
+        self._sweep_pending = pending
 
     # ------------------------------------------------------------ stats
     def _location_info(self, pool: filesystems.Pool) -> str:

@@ -40,6 +40,7 @@ import stat
 import time
 import uuid
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from cinder_ocfs2 import exception
 
@@ -243,19 +244,29 @@ def set_mode(path: str, mode: int) -> None:
     os.chmod(path, mode)
 
 
-def cleanup_orphans(dirpath: str, max_age: float, now: float | None = None) -> list[str]:
+class Sweep(NamedTuple):
+    """What :func:`cleanup_orphans` removed, and the temp files it had to keep."""
+
+    removed: list[str]
+    kept: list[str]
+
+
+def cleanup_orphans(dirpath: str, max_age: float, now: float | None = None) -> Sweep:
     """Remove our temp files (:func:`is_temp_name`) that no build still owns.
 
     With the directory's lock taken exclusively (no builder anywhere), every
     temp file older than :data:`ORPHAN_GRACE`; else those older than
-    ``max_age`` seconds.
+    ``max_age`` seconds.  The others are returned as ``kept``: a build in
+    progress, or an orphan too young to tell apart from one, for the caller to
+    sweep again soon.
     """
     now = time.time() if now is None else now
     removed: list[str] = []
+    kept: list[str] = []
     try:
         idle = _lock_dir(dirpath, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except FileNotFoundError:
-        return removed
+        return Sweep(removed, kept)
     limit = min(max_age, ORPHAN_GRACE) if idle is not None else max_age
     try:
         for entry in os.scandir(dirpath):
@@ -269,9 +280,11 @@ def cleanup_orphans(dirpath: str, max_age: float, now: float | None = None) -> l
                     LOG.info("Removed orphaned temporary file %s (%.0f s old%s)",
                              entry.path, now - st.st_mtime,
                              ", no build in progress" if idle is not None else "")
+                elif stat.S_ISREG(st.st_mode):
+                    kept.append(entry.path)
             except FileNotFoundError:
                 continue
     finally:
         if idle is not None:
             os.close(idle)
-    return removed
+    return Sweep(removed, kept)

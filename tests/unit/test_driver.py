@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from unittest import mock
 
 from cinder import exception as cinder_exception
@@ -34,7 +35,7 @@ from cinder.tests.unit import fake_snapshot, fake_volume, test
 from cinder.volume import configuration as conf
 from cinder.volume import driver as cinder_driver
 
-from cinder_ocfs2 import cluster, driver, fsinfo, mountinfo, opts, reflink
+from cinder_ocfs2 import cluster, driver, fsinfo, mountinfo, opts, reflink, volumes
 
 GiB = 1024 ** 3
 UUID1 = "2a4d1c5e-9b8f-4c3d-a1b2-c3d4e5f60718"
@@ -253,6 +254,25 @@ class OCFS2DriverTestCase(DriverFixture):
         self.drv.check_for_setup_error()
         self.assertFalse(os.path.exists(orphan))
         self.assertTrue(os.path.exists(fresh))
+
+    def test_a_build_its_own_restart_interrupted_goes_at_a_stats_refresh_after_the_grace(self):
+        # Regression (fault scenario 7): the service is killed mid-snapshot and restarted
+        # within the grace; its setup sweep must keep the young temp file, and a later
+        # stats refresh (not the hourly sweep) must remove it once the grace is over.
+        killed = os.path.join(self.vol1, ".tmp-snapshot-x-0123456789ab")
+        open(killed, "w").close()
+        self.drv.check_for_setup_error()
+        self.assertTrue(os.path.exists(killed))
+        self.drv.get_volume_stats(refresh=True)
+        self.assertTrue(os.path.exists(killed))
+        past = time.time() - volumes.ORPHAN_GRACE - 5
+        os.utime(killed, (past, past))
+        self.drv.get_volume_stats(refresh=True)
+        self.assertFalse(os.path.exists(killed))
+        # Nothing left to wait for: back to the hourly sweep.
+        with mock.patch.object(driver.volumes, "cleanup_orphans") as sweep:
+            self.drv.get_volume_stats(refresh=True)
+        sweep.assert_not_called()
 
     # ---------------------------------------------------------------- volumes
     def test_create_thin(self):

@@ -133,8 +133,9 @@ def test_cleanup_orphans(tmp_path):
         p.write_bytes(b"")
     os.utime(old, (1000, 1000))
     os.utime(keep, (1000, 1000))
-    removed = volumes.cleanup_orphans(str(tmp_path), 3600)
-    assert removed == [str(old)]
+    sweep = volumes.cleanup_orphans(str(tmp_path), 3600)
+    assert sweep.removed == [str(old)]
+    assert sweep.kept == [str(new)]
     assert sorted(os.listdir(tmp_path)) == [".tmp-volume-2-0123456789ab", "volume-3"]
 
 
@@ -146,7 +147,8 @@ def test_cleanup_orphans_with_no_build_in_progress_removes_them_after_the_grace(
     now = time.time()
     os.utime(crashed, (now - volumes.ORPHAN_GRACE - 5,) * 2)
     # max_age a day: without the lock's answer the crashed build's file would stay.
-    assert volumes.cleanup_orphans(str(tmp_path), 86400, now=now) == [str(crashed)]
+    assert volumes.cleanup_orphans(str(tmp_path), 86400, now=now) == ([str(crashed)],
+                                                                       [str(fresh)])
     assert os.listdir(tmp_path) == [fresh.name]
 
 
@@ -161,12 +163,12 @@ def test_cleanup_orphans_leaves_files_of_a_build_in_progress(tmp_path):
         # Another process (another node on OCFS2) sweeps while this one builds.
         swept = subprocess.run(
             [sys.executable, "-c", "import sys; from cinder_ocfs2 import volumes; "
-             "print(volumes.cleanup_orphans(sys.argv[1], 86400))", str(tmp_path)],
+             "print(volumes.cleanup_orphans(sys.argv[1], 86400).removed)", str(tmp_path)],
             capture_output=True, text=True, check=True).stdout
         assert swept.strip() == "[]"
         assert os.path.exists(tmp) and old.exists()
         volumes.publish(tmp, final)
-    assert volumes.cleanup_orphans(str(tmp_path), 86400) == [str(old)]
+    assert volumes.cleanup_orphans(str(tmp_path), 86400).removed == [str(old)]
 
 
 def test_cleanup_orphans_removes_only_our_temp_files(tmp_path):
@@ -176,7 +178,7 @@ def test_cleanup_orphans_removes_only_our_temp_files(tmp_path):
     for name in [ours.name, *others]:
         (tmp_path / name).write_bytes(b"")
         os.utime(tmp_path / name, (1000, 1000))
-    assert volumes.cleanup_orphans(str(tmp_path), 3600) == [str(ours)]
+    assert volumes.cleanup_orphans(str(tmp_path), 3600).removed == [str(ours)]
     assert sorted(os.listdir(tmp_path)) == sorted(others)
 
 

@@ -1,0 +1,719 @@
+# Copyright 2026 The cinder-ocfs2 Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Benchmark: copy-on-write, thick against sparse, and two nodes on one refcount tree.
+
+    python bench/bench_cow.py lab [--size 1G] [--golden-size 512M] [--runtime 30]
+        [--iodepth 16] [--clones 20] [--rounds 5] [--probe 32] [--out STEM]
+
+From the host, on a running lab (``python -m lab up`` or ``make demo``), in
+``<lab0>/bench-cow/`` (removed afterwards), one run, side by side:
+
+1. **Copy-on-write.** A ``--size`` volume file written full (sequential
+   O_DIRECT) takes fio 4 KiB random writes (libaio, direct, ``--iodepth``,
+   ``--runtime`` s) with no snapshot, then again right after a reflink
+   snapshot (``reflink.clone_atomic``, what ``create_snapshot`` does). The
+   extents the writes unshared are read with FIEMAP (``filefrag -v``, the
+   ``shared`` flag) and given per MiB written; a probe then writes
+   ``--probe`` single 4 KiB blocks, each into a different MiB of a freshly
+   snapshotted volume, to show the unit OCFS2 copies on the first write to a
+   shared extent (``MAX_CONTIG_BYTES``, 1 MiB, in fs/ocfs2/refcounttree.c).
+   The pool's own figure (statvfs used) is kept too; it moves in steps of a
+   node's local-alloc window (about 100 MiB in the lab), so it is coarse.
+2. **Thick against sparse.** First-write 4 KiB random-write IOPS on a fresh
+   ``--size`` file made by ``volumes.create`` sparse (``ftruncate``) and thick
+   (``posix_fallocate``, unwritten extents), as the driver makes volumes.
+3. **Two nodes at once.** ``--clones`` ``reflink.clone_atomic`` copies of one
+   golden file (``--golden-size``, written full) made by node1 alone, against
+   half from node1 and half from node2 at the same moment (median clones/s of
+   ``--rounds`` rounds); then fio random writes to a fresh clone of the golden
+   image from node1 alone, against a fresh clone each from node1 and node2 at
+   once (one refcount tree, so one cluster lock, shared by both), against the
+   same on clones of two different golden images (two trees) as the control
+   for the host's shared CPUs.
+
+Caches are dropped on both nodes before every timed step. Two-node steps
+start together at a barrier on the shared filesystem. The result is a
+markdown table (operation, case, value, ratio), printed and saved with the
+JSON of every measurement as ``STEM.md`` and ``STEM.json`` (default
+``bench/results/cow-<date>``). The node-side steps are subcommands of this
+script (``write``, ``create``, ``snapshot``, ``probe``, ``fio``, ``clones``;
+JSON on stdout), run on a node through the lab's agent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import mmap
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench_reflink import MiB, human, parse_size  # noqa: E402
+
+BLOCK = 4096
+SUBDIR = "bench-cow"
+BARRIERS = ".barrier"
+NODE_SCRIPT = "/opt/cinder-ocfs2/bench/bench_cow.py"
+NODE_PY = "PYTHONPATH=/opt/cinder-ocfs2 /opt/venv/bin/python"
+
+
+# ------------------------------------------------------------ pure: parsing
+
+@dataclass(frozen=True)
+class FioResult:
+    """The write side of one fio run (all jobs summed)."""
+
+    iops: float
+    io_bytes: int
+    ios: int
+    runtime_s: float
+    bw_bytes: float
+    lat_mean_us: float
+    clat_p99_us: float
+    errors: int
+
+
+def _fio_json(text: str) -> dict[str, Any]:
+    """The JSON document in fio's ``--output-format=json`` output.
+
+    fio may print notes (``fio: ...``) before the document; they are skipped.
+    """
+    start = text.find("{")
+    if start < 0:
+        raise ValueError("no JSON document in fio's output")
+    return json.loads(text[start:])
+
+
+def parse_fio(text: str) -> FioResult:
+    """Summarise fio's JSON output: write IOPS, bytes, latencies of all jobs.
+
+    A sample of the document (``jobs[].write``, fio 3.33)::
+
+        {"fio version": "fio-3.33", "jobs": [{"jobname": "cow", "error": 0,
+          "write": {"io_bytes": 1662976, "bw_bytes": 55421, "iops": 13.53,
+                    "runtime": 30006, "total_ios": 406,
+                    "clat_ns": {"mean": ..., "percentile": {"99.000000": ...}},
+                    "lat_ns": {"mean": ...}}, ...}]}
+    """
+    doc = _fio_json(text)
+    jobs = doc.get("jobs") or []
+    if not jobs:
+        raise ValueError("fio's output has no jobs")
+    writes = [j["write"] for j in jobs]
+    ios = sum(int(w.get("total_ios", 0)) for w in writes)
+    io_bytes = sum(int(w["io_bytes"]) for w in writes)
+    runtime_ms = max(int(w["runtime"]) for w in writes)
+    weights = [max(int(w.get("total_ios", 0)), 0) for w in writes]
+    total = sum(weights) or 1
+
+    def weighted(key: str) -> float:
+        return sum(float(w[key]["mean"]) * n for w, n in zip(writes, weights, strict=True)) / total
+
+    p99 = max(float((w.get("clat_ns", {}).get("percentile") or {}).get("99.000000", 0.0))
+              for w in writes)
+    return FioResult(
+        iops=sum(float(w["iops"]) for w in writes),
+        io_bytes=io_bytes,
+        ios=ios,
+        runtime_s=runtime_ms / 1000.0,
+        bw_bytes=sum(float(w["bw_bytes"]) for w in writes),
+        lat_mean_us=weighted("lat_ns") / 1000.0,
+        clat_p99_us=p99 / 1000.0,
+        errors=sum(1 for j in jobs if j.get("error")),
+    )
+
+
+@dataclass(frozen=True)
+class Extents:
+    """What ``filefrag -v`` says of a file: extent count, mapped and shared bytes."""
+
+    count: int
+    mapped_bytes: int
+    shared_bytes: int
+
+    @property
+    def unshared_bytes(self) -> int:
+        return self.mapped_bytes - self.shared_bytes
+
+
+def parse_filefrag(text: str) -> Extents:
+    """Parse ``filefrag -v FILE``: extents, bytes mapped, bytes flagged ``shared``.
+
+    Lengths are in the unit the header names::
+
+        File size of v is 67108864 (16384 blocks of 4096 bytes)
+         ext:     logical_offset:        physical_offset: length:   expected: flags:
+           0:        0..   2815:     161281..    164096:   2816:             shared
+           1:     2816..   3071:     323841..    324096:    256:     164097:
+    """
+    unit = BLOCK
+    count = mapped = shared = 0
+    for line in text.splitlines():
+        if line.startswith("File size of ") and " blocks of " in line:
+            unit = int(line.rsplit(" blocks of ", 1)[1].split()[0])
+            continue
+        fields = line.split(":")
+        if len(fields) < 5 or not fields[0].strip().isdigit():
+            continue
+        length = int(fields[3].split()[0]) * unit
+        count += 1
+        mapped += length
+        if "shared" in fields[-1].strip().split(","):  # flags, after the last colon
+            shared += length
+    return Extents(count, mapped, shared)
+
+
+def fio_argv(path: str, *, runtime: int, iodepth: int, seed: int,
+             name: str = "randwrite") -> list[str]:
+    """fio: 4 KiB random writes, O_DIRECT through libaio, for ``runtime`` seconds,
+    on the existing file ``path`` (never created, extended or preallocated),
+    offsets from ``seed``; JSON on stdout."""
+    return ["fio", f"--name={name}", f"--filename={path}", "--rw=randwrite", "--bs=4k",
+            "--direct=1", "--ioengine=libaio", f"--iodepth={iodepth}", "--numjobs=1",
+            "--time_based=1", f"--runtime={runtime}", "--end_fsync=1",
+            "--fallocate=none", "--allow_file_create=0", "--randrepeat=0",
+            f"--randseed={seed}", "--output-format=json"]
+
+
+def fio_fill_argv(path: str, size: int) -> list[str]:
+    """fio: write ``path`` full once, sequentially, 1 MiB O_DIRECT (no holes)."""
+    return ["fio", "--name=fill", f"--filename={path}", "--rw=write", "--bs=1M",
+            "--direct=1", "--ioengine=libaio", "--iodepth=4", f"--size={size}",
+            "--fallocate=none", "--end_fsync=1", "--output-format=json"]
+
+
+# ------------------------------------------------------------ pure: report
+
+def fmt_ratio(r: float | None) -> str:
+    """``1.00x``, ``0.52x``; far below 1 also as a fraction: ``0.0016x (1/627)``."""
+    if r is None:
+        return ""
+    if r <= 0:
+        return "0x"
+    if r >= 0.1:
+        return f"{r:.2f}x"
+    return f"{r:.2g}x (1/{1 / r:,.0f})"
+
+
+def fmt_num(v: float) -> str:
+    if v >= 100:
+        return f"{v:,.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+@dataclass(frozen=True)
+class Row:
+    operation: str
+    case: str
+    value: str
+    ratio: str
+
+
+def _iops(runs: list[dict[str, Any]]) -> float:
+    return sum(r["fio"]["iops"] for r in runs)
+
+
+def _iops_text(runs: list[dict[str, Any]]) -> str:
+    total = fmt_num(_iops(runs)) + " IOPS"
+    if len(runs) > 1:
+        total += " (" + " + ".join(fmt_num(r["fio"]["iops"]) for r in runs) + ")"
+    return total
+
+
+def _cow_per_mib(run: dict[str, Any]) -> float:
+    written = run["fio"]["io_bytes"]
+    grown = run["after"]["unshared_bytes"] - run["before"]["unshared_bytes"]
+    return grown / written if written else 0.0
+
+
+def _copies(run: dict[str, Any]) -> float:
+    """MiB a run unshared: one per first write to a shared MiB."""
+    return (run["after"]["unshared_bytes"] - run["before"]["unshared_bytes"]) / MiB
+
+
+def _copies_per_s(runs: list[dict[str, Any]]) -> float:
+    return sum(_copies(r) / r["fio"]["runtime_s"] for r in runs if r["fio"]["runtime_s"])
+
+
+def _copies_text(runs: list[dict[str, Any]]) -> str:
+    text = f"{fmt_num(_copies_per_s(runs))}/s"
+    if len(runs) > 1:
+        text += " (" + " + ".join(fmt_num(_copies_per_s([r])) for r in runs) + ")"
+    return text + f", {sum(_copies(r) for r in runs):,.0f} MiB copied"
+
+
+def rows(res: dict[str, Any]) -> list[Row]:
+    """The report's rows from the measurements ``lab`` collects (see ``on_lab``).
+
+    Each ratio is against the first case of its operation.
+    """
+    out: list[Row] = []
+    size = human(res["settings"]["size"])
+    cow = res["cow"]
+    base, snap = cow["no_snapshot"], cow["after_snapshot"]
+    op = f"4k randwrite IOPS, {size} volume written full"
+    out.append(Row(op, "no snapshot", _iops_text([base]), fmt_ratio(1.0)))
+    out.append(Row(op, "right after a reflink snapshot", _iops_text([snap]),
+                   fmt_ratio(_iops([snap]) / _iops([base]))))
+    grown = snap["after"]["unshared_bytes"] - snap["before"]["unshared_bytes"]
+    written = snap["fio"]["io_bytes"]
+    out.append(Row("space after a snapshot: MiB unshared (copied) per MiB written",
+                   f"that fio run: {snap['fio']['ios']:,} writes, {human(written)}",
+                   f"{human(grown)} copied = {_cow_per_mib(snap):,.0f} MiB per MiB",
+                   f"{_cow_per_mib(snap):,.0f}x write amplification"))
+    used = snap["used_after"] - snap["used_before"]
+    out.append(Row("space after a snapshot: pool used (statvfs) per MiB written",
+                   "that fio run (steps of a local-alloc window)",
+                   f"{human(used)} = {used / written if written else 0:,.0f} MiB per MiB", ""))
+    probe = cow["probe"]
+    per = probe["copied_bytes"] / probe["writes"]
+    out.append(Row("first write to a shared extent: bytes copied",
+                   f"{probe['writes']} writes of 4 KiB, each into another MiB",
+                   f"{human(int(per))} per 4 KiB write", f"{per / BLOCK:,.0f}x"))
+    tvs = res["thick_sparse"]
+    op = f"first-write 4k randwrite IOPS, fresh {size} file"
+    out.append(Row(op, "sparse (ftruncate)", _iops_text([tvs["sparse"]]), fmt_ratio(1.0)))
+    out.append(Row(op, "thick (posix_fallocate)", _iops_text([tvs["thick"]]),
+                   fmt_ratio(_iops([tvs["thick"]]) / _iops([tvs["sparse"]]))))
+    cl = res["clones"]
+    n = res["settings"]["clones"]
+    op = f"reflink clones/s, {n} clones of one {human(res['settings']['golden_size'])} file"
+    alone, both = cl["alone"]["rate"], cl["both"]["rate"]
+    out.append(Row(op, "node1 alone", f"{alone:.1f} clones/s", fmt_ratio(1.0)))
+    out.append(Row(op, f"node1 + node2 at once ({n - n // 2} + {n // 2})",
+                   f"{both:.1f} clones/s", fmt_ratio(both / alone)))
+    con = res["contention"]
+    op = "4k randwrite IOPS to fresh clones of a golden image"
+    a = _iops(con["alone"])
+    out.append(Row(op, "node1 alone, 1 clone", _iops_text(con["alone"]), fmt_ratio(1.0)))
+    out.append(Row(op, "node1 + node2 at once, clones of one image (one refcount tree)",
+                   _iops_text(con["shared_tree"]), fmt_ratio(_iops(con["shared_tree"]) / a)))
+    if con.get("two_trees"):
+        out.append(Row(op, "node1 + node2 at once, clones of two images (two trees)",
+                       _iops_text(con["two_trees"]), fmt_ratio(_iops(con["two_trees"]) / a)))
+    op = "1 MiB copy-on-writes/s (first writes to a shared MiB), same runs"
+    a = _copies_per_s(con["alone"])
+    out.append(Row(op, "node1 alone, 1 clone", _copies_text(con["alone"]), fmt_ratio(1.0)))
+    for key, case in (("shared_tree", "node1 + node2 at once, one refcount tree"),
+                      ("two_trees", "node1 + node2 at once, two trees")):
+        if con.get(key):
+            out.append(Row(op, case, _copies_text(con[key]),
+                           fmt_ratio(_copies_per_s(con[key]) / a if a else None)))
+    return out
+
+
+def markdown(table: list[Row]) -> str:
+    lines = ["| operation | case | value | ratio |", "|---|---|---:|---:|"]
+    lines += [f"| {r.operation} | {r.case} | {r.value} | {r.ratio} |" for r in table]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ on a node
+
+def _used(path: str) -> int:
+    st = os.statvfs(path)
+    return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+
+def extents(path: str) -> Extents:
+    return parse_filefrag(subprocess.run(["filefrag", "-v", path], check=True,
+                                         capture_output=True, text=True).stdout)
+
+
+def _state(path: str) -> dict[str, Any]:
+    ext = extents(path)
+    return {**asdict(ext), "unshared_bytes": ext.unshared_bytes,
+            "allocated_bytes": os.stat(path).st_blocks * 512}
+
+
+def barrier(directory: str, name: str, parties: int, timeout: float = 120.0) -> float:
+    """Wait until ``parties`` processes (on any nodes) reached barrier ``name``.
+
+    Each leaves a file ``<name>.<hostname>.<pid>`` in ``directory`` on the
+    shared filesystem and polls the directory. Returns the seconds waited.
+    """
+    os.makedirs(directory, exist_ok=True)
+    prefix = f"{name}."
+    mine = os.path.join(directory, f"{prefix}{socket.gethostname()}.{os.getpid()}")
+    with open(mine, "w"):
+        pass
+    t0 = time.monotonic()
+    while sum(1 for e in os.listdir(directory) if e.startswith(prefix)) < parties:
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"barrier {name}: fewer than {parties} arrived in {timeout} s")
+        time.sleep(0.002)
+    return time.monotonic() - t0
+
+
+def node_write(path: str, size: int) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    subprocess.run(fio_fill_argv(path, size), check=True, capture_output=True)
+    return {"seconds": time.perf_counter() - t0, **_state(path)}
+
+
+def node_create(path: str, size: int, thick: bool) -> dict[str, Any]:
+    from cinder_ocfs2 import volumes
+    t0 = time.perf_counter()
+    volumes.create(path, size, thick=thick)
+    return {"seconds": time.perf_counter() - t0, **_state(path)}
+
+
+def node_snapshot(src: str, dst: str) -> dict[str, Any]:
+    from cinder_ocfs2 import reflink
+    os.sync()
+    used = _used(src)
+    t0 = time.perf_counter()
+    reflink.clone_atomic(src, dst)
+    seconds = time.perf_counter() - t0
+    os.sync()
+    return {"seconds": seconds, "used_delta": _used(src) - used, **_state(src)}
+
+
+def node_probe(path: str, writes: int, seed: int) -> dict[str, Any]:
+    """``writes`` 4 KiB O_DIRECT writes, each into a different MiB of ``path``
+    (just snapshotted): how much each unshares."""
+    size = os.stat(path).st_size
+    rng = random.Random(seed)
+    chunks = rng.sample(range(size // MiB), min(writes, size // MiB))
+    before = _state(path)
+    buf = mmap.mmap(-1, BLOCK)  # page-aligned, as O_DIRECT needs
+    buf.write(os.urandom(BLOCK))
+    fd = os.open(path, os.O_WRONLY | os.O_DIRECT)
+    t0 = time.perf_counter()
+    try:
+        for chunk in chunks:
+            os.pwritev(fd, [buf], chunk * MiB + rng.randrange(MiB // BLOCK) * BLOCK)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    seconds = time.perf_counter() - t0
+    after = _state(path)
+    return {"writes": len(chunks), "seconds": seconds,
+            "copied_bytes": after["unshared_bytes"] - before["unshared_bytes"],
+            "extents_before": before["count"], "extents_after": after["count"]}
+
+
+def node_fio(path: str, runtime: int, iodepth: int, seed: int, barrier_name: str | None,
+             parties: int, raw: str | None) -> dict[str, Any]:
+    bdir = os.path.join(os.path.dirname(path), BARRIERS)
+    os.sync()
+    before, used_before = _state(path), _used(path)
+    waited = barrier(bdir, barrier_name, parties) if barrier_name else 0.0
+    started = time.time()
+    proc = subprocess.run(fio_argv(path, runtime=runtime, iodepth=iodepth, seed=seed),
+                          check=True, capture_output=True, text=True)
+    if raw:
+        with open(raw, "w") as f:
+            f.write(proc.stdout)
+    os.sync()
+    return {"node": socket.gethostname(), "file": os.path.basename(path),
+            "fio": asdict(parse_fio(proc.stdout)), "started": started, "barrier_s": waited,
+            "before": before, "after": _state(path), "used_before": used_before,
+            "used_after": _used(path)}
+
+
+def node_clones(src: str, directory: str, count: int, prefix: str,
+                barrier_name: str | None, parties: int) -> dict[str, Any]:
+    from cinder_ocfs2 import reflink
+    os.makedirs(directory, exist_ok=True)
+    bdir = os.path.join(os.path.dirname(src), BARRIERS)
+    waited = barrier(bdir, barrier_name, parties) if barrier_name else 0.0
+    times = []
+    t0 = time.perf_counter()
+    for i in range(count):
+        t = time.perf_counter()
+        reflink.clone_atomic(src, os.path.join(directory, f"{prefix}-{i}"))
+        times.append(time.perf_counter() - t)
+    elapsed = time.perf_counter() - t0
+    return {"node": socket.gethostname(), "count": count, "elapsed_s": elapsed,
+            "times": times, "barrier_s": waited}
+
+
+# ------------------------------------------------------------------ from the host
+
+def _say(t0: float, msg: str) -> None:
+    print(f"[{time.monotonic() - t0:6.0f} s] {msg}", file=sys.stderr, flush=True)
+
+
+def _threads(fns: list[Callable[[], Any]]) -> list[Any]:
+    """Run each fn in its own thread at once; results in order, first error raised."""
+    out: list[Any] = [None] * len(fns)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            out[i] = fns[i]()
+        except BaseException as exc:  # noqa: B036 - re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(fns))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return out
+
+
+class LabRun:
+    """Runs the node-side subcommands on the lab's nodes."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from lab.lab import Lab
+        self.lab = Lab()
+        self.args = args
+        self.node1, self.node2 = self.lab.node("node1"), self.lab.node("node2")
+        self.dir = f"{self.lab.mountpoint()}/{SUBDIR}"
+        self.t0 = time.monotonic()
+        self.barriers = 0
+
+    def say(self, msg: str) -> None:
+        _say(self.t0, msg)
+
+    def call(self, node: Any, *argv: str, timeout: float = 900) -> dict[str, Any]:
+        cmd = " ".join([NODE_PY, NODE_SCRIPT, *argv])
+        return json.loads(node.sh(cmd, timeout=timeout))
+
+    def path(self, name: str) -> str:
+        return f"{self.dir}/{name}"
+
+    def drop_caches(self) -> None:
+        _threads([lambda n=n: n.sh("sync; echo 3 > /proc/sys/vm/drop_caches")
+                  for n in (self.node1, self.node2)])
+
+    def rm(self, *names: str) -> None:
+        self.node1.sh("rm -rf " + " ".join(self.path(n) for n in names), timeout=600)
+
+    def fio(self, jobs: list[tuple[Any, str, int]], raw: str | None = None) -> list[dict]:
+        """fio on each (node, file, seed) at once, after a shared barrier."""
+        self.drop_caches()
+        a = self.args
+        common = [f"--runtime={a.runtime}", f"--iodepth={a.iodepth}"]
+        if len(jobs) > 1:
+            self.barriers += 1
+            common += [f"--barrier=fio{self.barriers}", f"--parties={len(jobs)}"]
+        if raw:
+            common.append(f"--raw={raw}")
+        return _threads([lambda n=n, f=f, s=s: self.call(
+            n, "fio", self.path(f), f"--seed={s}", *common, timeout=a.runtime * 4 + 600)
+            for n, f, s in jobs])
+
+    def clones(self, src: str, split: list[tuple[Any, int]], tag: str) -> dict[str, Any]:
+        self.drop_caches()
+        extra: list[str] = []
+        if len(split) > 1:
+            self.barriers += 1
+            extra = [f"--barrier=clones{self.barriers}", f"--parties={len(split)}"]
+        runs = _threads([lambda n=n, k=k, i=i: self.call(
+            n, "clones", self.path(src), self.path(f"clones-{tag}"), f"--count={k}",
+            f"--prefix={n.name}-{i}", *extra) for i, (n, k) in enumerate(split)])
+        self.rm(f"clones-{tag}")
+        total = sum(r["count"] for r in runs)
+        return {"runs": runs, "rate": total / max(r["elapsed_s"] for r in runs)}
+
+    def run(self) -> dict[str, Any]:
+        a = self.args
+        n1, n2 = self.node1, self.node2
+        res: dict[str, Any] = {"settings": {
+            "size": a.size, "golden_size": a.golden_size, "runtime": a.runtime,
+            "iodepth": a.iodepth, "clones": a.clones, "rounds": a.rounds, "probe": a.probe}}
+        res["started"] = datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds")
+        res["node"] = n1.sh("uname -r; nproc; grep MemTotal /proc/meminfo; fio --version")
+        res["fs"] = n1.sh(f"df -B1 {self.lab.mountpoint()} | tail -1")
+        res["host_load_start"] = os.getloadavg()
+        need = max(2 * a.size, 4 * a.golden_size)
+        if int(res["fs"].split()[3]) < need:
+            raise SystemExit(f"{self.lab.mountpoint()} has less than {human(need)} free "
+                             f"(this run's peak): {res['fs'].strip()}")
+        size = str(a.size)
+
+        self.say(f"1/3 copy-on-write: write a {human(a.size)} volume")
+        res["setup_volume"] = self.call(n1, "write", self.path("volume"), size)
+        self.say("1/3 fio, no snapshot")
+        cow: dict[str, Any] = {"no_snapshot": self.fio([(n1, "volume", 1)])[0]}
+        self.say(f"    {cow['no_snapshot']['fio']['iops']:.0f} IOPS; reflink snapshot")
+        cow["snapshot"] = self.call(n1, "snapshot", self.path("volume"),
+                                    self.path("snapshot-1"))
+        self.say("1/3 fio, right after the snapshot")
+        cow["after_snapshot"] = self.fio([(n1, "volume", 1)], raw=a.raw)[0]
+        self.say(f"    {cow['after_snapshot']['fio']['iops']:.0f} IOPS; probe "
+                 f"{a.probe} writes after a second snapshot")
+        self.call(n1, "snapshot", self.path("volume"), self.path("snapshot-2"))
+        cow["probe"] = self.call(n1, "probe", self.path("volume"), f"--writes={a.probe}")
+        res["cow"] = cow
+        self.rm("volume", "snapshot-1", "snapshot-2")
+
+        self.say(f"2/3 thick against sparse: fresh {human(a.size)} files")
+        tvs: dict[str, Any] = {}
+        for kind in ("sparse", "thick"):
+            tvs[f"create_{kind}"] = self.call(n1, "create", self.path(kind), size,
+                                              *(["--thick"] if kind == "thick" else []))
+            tvs[kind] = self.fio([(n1, kind, 1)])[0]
+            self.say(f"    {kind}: {tvs[kind]['fio']['iops']:.0f} IOPS")
+            self.rm(kind)
+        res["thick_sparse"] = tvs
+
+        self.say(f"3/3 two nodes: golden image {human(a.golden_size)}; "
+                 f"{a.rounds} rounds of {a.clones} clones")
+        gsize = str(a.golden_size)
+        res["setup_golden"] = self.call(n1, "write", self.path("golden-a"), gsize)
+        half = a.clones // 2
+        alone, both = [], []
+        for r in range(a.rounds):
+            alone.append(self.clones("golden-a", [(n1, a.clones)], f"a{r}"))
+            both.append(self.clones("golden-a", [(n1, a.clones - half), (n2, half)], f"b{r}"))
+            self.say(f"    round {r + 1}: {alone[-1]['rate']:.1f} against "
+                     f"{both[-1]['rate']:.1f} clones/s")
+        res["clones"] = {
+            "alone": {"rate": statistics.median(x["rate"] for x in alone), "rounds": alone},
+            "both": {"rate": statistics.median(x["rate"] for x in both), "rounds": both}}
+
+        con: dict[str, Any] = {}
+        self.say("3/3 fio on a clone, node1 alone")
+        self.call(n1, "snapshot", self.path("golden-a"), self.path("c1"))
+        con["alone"] = self.fio([(n1, "c1", 1)])
+        self.rm("c1")
+        self.say("3/3 fio on two clones of one image, node1 + node2 at once")
+        self.call(n1, "snapshot", self.path("golden-a"), self.path("c2"))
+        self.call(n1, "snapshot", self.path("golden-a"), self.path("c3"))
+        con["shared_tree"] = self.fio([(n1, "c2", 1), (n2, "c3", 2)])
+        self.rm("c2", "c3")
+        if not a.no_control:
+            self.say("3/3 control: clones of two images, node1 + node2 at once")
+            res["setup_golden_b"] = self.call(n1, "write", self.path("golden-b"), gsize)
+            self.call(n1, "snapshot", self.path("golden-a"), self.path("c4"))
+            self.call(n1, "snapshot", self.path("golden-b"), self.path("c5"))
+            con["two_trees"] = self.fio([(n1, "c4", 1), (n2, "c5", 2)])
+        res["contention"] = con
+        res["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds")
+        res["host_load_end"] = os.getloadavg()
+        return res
+
+
+def on_lab(args: argparse.Namespace) -> int:
+    from lab.lab import Lab
+    if not Lab().is_up():
+        print("no lab is running: python -m lab up (or make demo) first", file=sys.stderr)
+        return 2
+    run = LabRun(args)
+    run.node1.sh(f"rm -rf {run.dir} && mkdir -p {run.dir}")
+    try:
+        res = run.run()
+    finally:
+        run.node1.sh(f"rm -rf {run.dir}", timeout=1800)
+    kernel, cpus = res["node"].split("\n")[:2]
+    head = (f"{res['started']} to {res['finished']}, lab node1 and node2 (Linux {kernel}, "
+            f"{cpus} vCPU each), OCFS2 {run.lab.mountpoint()}; fio 4 KiB randwrite, "
+            f"libaio, O_DIRECT, iodepth {args.iodepth}, {args.runtime} s per case; host "
+            f"load average {res['host_load_start'][0]:.1f} at the start, "
+            f"{res['host_load_end'][0]:.1f} at the end\n")
+    text = head + "\n" + markdown(rows(res))
+    print("\n" + text)
+    stem = args.out or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "results",
+        f"cow-{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d}")
+    os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
+    with open(stem + ".md", "w") as f:
+        f.write(text)
+    with open(stem + ".json", "w") as f:
+        json.dump(res, f, indent=1)
+    print(f"saved {stem}.md and {stem}.json", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("lab", help="run it all from the host")
+    p.add_argument("--size", type=parse_size, default=parse_size("1G"))
+    p.add_argument("--golden-size", type=parse_size, default=parse_size("512M"))
+    p.add_argument("--runtime", type=int, default=30)
+    p.add_argument("--iodepth", type=int, default=16)
+    p.add_argument("--clones", type=int, default=20)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--probe", type=int, default=32)
+    p.add_argument("--no-control", action="store_true",
+                   help="skip the two-images control case")
+    p.add_argument("--raw", help="node path to keep fio's JSON of the after-snapshot run "
+                                 "(e.g. /lab-share/fio.json)")
+    p.add_argument("--out", help="STEM of STEM.md and STEM.json")
+    p = sub.add_parser("write")
+    p.add_argument("path")
+    p.add_argument("size", type=parse_size)
+    p = sub.add_parser("create")
+    p.add_argument("path")
+    p.add_argument("size", type=parse_size)
+    p.add_argument("--thick", action="store_true")
+    p = sub.add_parser("snapshot")
+    p.add_argument("src")
+    p.add_argument("dst")
+    p = sub.add_parser("probe")
+    p.add_argument("path")
+    p.add_argument("--writes", type=int, default=32)
+    p.add_argument("--seed", type=int, default=42)
+    p = sub.add_parser("fio")
+    p.add_argument("path")
+    p.add_argument("--runtime", type=int, default=30)
+    p.add_argument("--iodepth", type=int, default=16)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--barrier")
+    p.add_argument("--parties", type=int, default=1)
+    p.add_argument("--raw")
+    p = sub.add_parser("clones")
+    p.add_argument("src")
+    p.add_argument("dir")
+    p.add_argument("--count", type=int, default=20)
+    p.add_argument("--prefix", default="clone")
+    p.add_argument("--barrier")
+    p.add_argument("--parties", type=int, default=1)
+    args = parser.parse_args(argv)
+    if args.cmd == "lab":
+        return on_lab(args)
+    if args.cmd == "write":
+        out = node_write(args.path, args.size)
+    elif args.cmd == "create":
+        out = node_create(args.path, args.size, args.thick)
+    elif args.cmd == "snapshot":
+        out = node_snapshot(args.src, args.dst)
+    elif args.cmd == "probe":
+        out = node_probe(args.path, args.writes, args.seed)
+    elif args.cmd == "fio":
+        out = node_fio(args.path, args.runtime, args.iodepth, args.seed, args.barrier,
+                       args.parties, args.raw)
+    else:
+        out = node_clones(args.src, args.dir, args.count, args.prefix, args.barrier,
+                          args.parties)
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -68,5 +68,13 @@ TEMPEST_CONCURRENCY ?= 2
 tempest: venv
 	TEMPEST_REGEX='$(TEMPEST_REGEX)' TEMPEST_CONCURRENCY=$(TEMPEST_CONCURRENCY) $(VPY) -m e2e.tempest
 
+# Every benchmark of bench/ on the lab in one run (bench/run_all.py), on the deployment
+# (brought up, or make demo's reused); the report lands in .lab/bench/report.md.
+# BENCH picks some: make bench BENCH=api,scale (api, copy, frag, cow, scale, scaleout).
+BENCH ?=
+bench: deps venv
+	$(VPY) -m e2e up
+	$(VPY) bench/run_all.py $(if $(BENCH),--only $(BENCH))
+
 demo-down: venv
 	$(VPY) -m e2e down

@@ -642,7 +642,9 @@ def on_lab(args: argparse.Namespace) -> int:
     from lab.lab import Lab
     lab = Lab()
     if not lab.is_up():
-        print("no lab is running: make demo first", file=sys.stderr)
+        down = [n.name for n in lab.nodes if not n.running()]
+        print(f"the lab is not (fully) up: {', '.join(down) or 'no nodes'} not running; "
+              "make demo first (or bring the node back)", file=sys.stderr)
         return 2
     need = 3 * max(args.sizes) * GiB
     free = int(lab.node(NFS_NODE).sh(

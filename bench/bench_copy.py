@@ -149,11 +149,40 @@ def methods(qemu: bool, direct_ok: bool) -> list[tuple[str, object]]:
     return out
 
 
+def fio_bandwidth(doc: dict, rw: str) -> float:
+    """Bytes per second of fio's ``--output-format=json`` document, summed over jobs."""
+    return float(sum(job[rw]["bw_bytes"] for job in doc["jobs"]))
+
+
+def disk_bandwidth(src: str, other: str, size: int) -> dict[str, float]:
+    """The disks' own sequential bandwidth, with fio (1 MiB O_DIRECT, queue depth 8):
+    reading the written source file, and writing a new file on the other filesystem
+    (fsync at the end). What a copy between the two could reach at best."""
+    common = ["fio", "--bs=1M", "--direct=1", "--ioengine=libaio", "--iodepth=8",
+              f"--size={size}", "--output-format=json"]
+    dst = os.path.join(other, "bench-copy-fio")
+    out = {}
+    try:
+        for rw, path in (("read", src), ("write", dst)):
+            text = executor.run([*common, f"--name={rw}", f"--filename={path}", f"--rw={rw}",
+                                 *(["--end_fsync=1"] if rw == "write" else [])],
+                                timeout=7200).stdout
+            out[rw] = fio_bandwidth(json.loads(text[text.index("{"):]), rw)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(dst)
+    return out
+
+
 class Bench:
-    def __init__(self, dirpath: str, other: str, drop: bool, repeat: int) -> None:
+    def __init__(self, dirpath: str, other: str, drop: bool, repeat: int,
+                 fio: bool = False) -> None:
         self.dir, self.other, self.drop, self.repeat = dirpath, other, drop, repeat
         self.methods = methods(shutil.which("qemu-img") is not None, odirect_ok(other))
         self.rows: list[dict] = []
+        self.fio = fio and shutil.which("fio") is not None
+        #: (size, source) -> {"read": B/s, "write": B/s}
+        self.disk: dict[tuple[int, str], dict[str, float]] = {}
 
     def step(self, size: int, source: str, name: str, fn, src: str) -> dict:
         dst = os.path.join(self.other, "bench-copy")
@@ -192,6 +221,12 @@ class Bench:
             make(src, size)
             print(f"  written in {time.monotonic() - t0:.3f} s", file=sys.stderr, flush=True)
             try:
+                if self.fio:
+                    if self.drop:
+                        drop_caches()
+                    bw = self.disk[(size, source)] = disk_bandwidth(src, self.other, size)
+                    print(f"  fio: read {bw['read'] / MiB:.1f} MiB/s, "
+                          f"write {bw['write'] / MiB:.1f} MiB/s", file=sys.stderr, flush=True)
                 for _ in range(self.repeat):
                     for name, fn in self.methods:
                         self.step(size, source, name, fn, src)
@@ -225,10 +260,18 @@ class Bench:
         summary = self.summary()
         base = summary[0]["vs"] if summary else None
         spread = self.repeat > 1
+        disk = bool(self.disk)
         lines = [f"| size | source | method | seconds{' (median)' if spread else ''} "
                  f"{'| min–max ' if spread else ''}| vs {base or 'qemu-img'} | CPU s "
-                 f"| space used | data |",
-                 f"|---:|---|---|---:|{'---:|' if spread else ''}---:|---:|---:|---|"]
+                 f"| space used | data |" + (" MiB/s | of the disks' |" if disk else ""),
+                 f"|---:|---|---|---:|{'---:|' if spread else ''}---:|---:|---:|---|"
+                 + ("---:|---:|" if disk else "")]
+        for (size, source), bw in self.disk.items():
+            for rw in ("read", "write"):
+                secs = size / bw[rw]
+                lines.append(f"| {human(size)} | {source} | fio {rw} (1 MiB direct) | "
+                             f"{secs:.3f} {'| ' if spread else ''}|  |  |  |  |"
+                             + (f" {bw[rw] / MiB:.1f} |  |" if disk else ""))
         for r in summary:
             if r["ratio"] is None:
                 ratio = ""
@@ -243,8 +286,16 @@ class Bench:
             lines.append(f"| {human(r['size'])} | {r['source']} | {method} | "
                          f"{r['seconds']:.3f} {extra}| {ratio} | {r['cpu']:.3f} | "
                          f"{human(r['space'])} | "
-                         f"{'same' if r['ok'] else 'MISMATCH'} |")
+                         f"{'same' if r['ok'] else 'MISMATCH'} |"
+                         + (self._vs_disk(r) if disk else ""))
         return "\n".join(lines)
+
+    def _vs_disk(self, r: dict) -> str:
+        """Throughput, and its fraction of the slower of the disks' read and write."""
+        rate = r["size"] / r["seconds"]
+        bw = self.disk.get((r["size"], r["source"]))
+        frac = f"{rate / min(bw.values()):.0%}" if bw else ""
+        return f" {rate / MiB:.1f} | {frac} |"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="also a source whose every other 8 MiB is written zeros")
     p.add_argument("--no-drop-caches", action="store_true",
                    help="do not drop the page caches (only this run's files are evicted)")
+    p.add_argument("--fio", action="store_true",
+                   help="also measure the disks' sequential bandwidth with fio and give each "
+                        "copy as a fraction of it")
     p.add_argument("--json", help="also write the rows and the summary to this file "
                    "('-' for stdout, after the table)")
     args = p.parse_args(argv)
@@ -277,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     header = f"{describe(args.dir)}; other filesystem: {describe_fs(args.other_dir)}"
     print(header, file=sys.stderr)
     bench = Bench(args.dir, args.other_dir,
-                  drop=not args.no_drop_caches and os.geteuid() == 0, repeat=args.repeat)
+                  drop=not args.no_drop_caches and os.geteuid() == 0, repeat=args.repeat,
+                  fio=args.fio)
     for size in sizes:
         bench.run_size(size, zeros=args.zeros)
     print(f"Measured {header}; "
@@ -285,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.repeat} run(s) each\n")
     print(bench.table())
     if args.json:
-        doc = {"where": header, "rows": bench.rows, "summary": bench.summary()}
+        doc = {"where": header, "rows": bench.rows, "summary": bench.summary(),
+               "disk": [{"size": k[0], "source": k[1], **v} for k, v in bench.disk.items()]}
         if args.json == "-":
             print()
             json.dump(doc, sys.stdout, indent=1)

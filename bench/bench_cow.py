@@ -14,40 +14,58 @@
 """Benchmark: copy-on-write, thick against sparse, and two nodes on one refcount tree.
 
     python bench/bench_cow.py lab [--size 1G] [--golden-size 512M] [--runtime 30]
-        [--iodepth 16] [--clones 20] [--rounds 5] [--probe 32] [--out STEM]
+        [--fast-runtime 5] [--rate-iops 0] [--iodepth 16] [--first-writes 128]
+        [--clones 20] [--rounds 5] [--clone-writes 256] [--out STEM]
 
 From the host, on a running lab (``python -m lab up`` or ``make demo``), in
 ``<lab0>/bench-cow/`` (removed afterwards), one run, side by side:
 
 1. **Copy-on-write.** A ``--size`` volume file written full (sequential
-   O_DIRECT) takes fio 4 KiB random writes (libaio, direct, ``--iodepth``,
-   ``--runtime`` s) with no snapshot, then again right after a reflink
-   snapshot (``reflink.clone_atomic``, what ``create_snapshot`` does). The
+   O_DIRECT) takes fio 4 KiB random writes (libaio, direct, ``--iodepth``)
+   with no snapshot for ``--fast-runtime`` s, then for ``--runtime`` s right
+   after a reflink snapshot (``reflink.clone_atomic``, what
+   ``create_snapshot`` does). The
    extents the writes unshared are read with FIEMAP (``filefrag -v``, the
-   ``shared`` flag) and given per MiB written; a probe then writes
-   ``--probe`` single 4 KiB blocks, each into a different MiB of a freshly
-   snapshotted volume, to show the unit OCFS2 copies on the first write to a
-   shared extent (``MAX_CONTIG_BYTES``, 1 MiB, in fs/ocfs2/refcounttree.c).
-   The pool's own figure (statvfs used) is kept too; it moves in steps of a
-   node's local-alloc window (about 100 MiB in the lab), so it is coarse.
+   ``shared`` flag) and given per MiB written. After a second snapshot, fio
+   writes ``--first-writes`` single 4 KiB blocks, each at the start of the
+   next MiB, so that every write is a first write to a shared extent: its
+   IOPS, and the unit OCFS2 copies for one (``MAX_CONTIG_BYTES``, 1 MiB, in
+   fs/ocfs2/refcounttree.c). The pool's own figure (statvfs used) is kept
+   too; it moves in steps of a node's local-alloc window (about 100 MiB in
+   the lab), so it is coarse.
 2. **Thick against sparse.** First-write 4 KiB random-write IOPS on a fresh
    ``--size`` file made by ``volumes.create`` sparse (``ftruncate``) and thick
    (``posix_fallocate``, unwritten extents), as the driver makes volumes.
 3. **Two nodes at once.** ``--clones`` ``reflink.clone_atomic`` copies of one
    golden file (``--golden-size``, written full) made by node1 alone, against
    half from node1 and half from node2 at the same moment (median clones/s of
-   ``--rounds`` rounds); then fio random writes to a fresh clone of the golden
-   image from node1 alone, against a fresh clone each from node1 and node2 at
-   once (one refcount tree, so one cluster lock, shared by both), against the
-   same on clones of two different golden images (two trees) as the control
-   for the host's shared CPUs.
+   ``--rounds`` rounds); then fio to a fresh clone of the golden image from
+   node1 alone, against a fresh clone each from node1 and node2 at once (one
+   refcount tree, so one cluster lock, shared by both), against the same on
+   clones of two different golden images (two trees), the control for the
+   host's shared CPUs. Each case twice, as a fixed amount of work per clone
+   (a time-based run would not compare: a fast node soon has copied most
+   MiBs of its clone, and later writes to them cost nothing):
+   ``--clone-writes`` 4 KiB random writes, and ``--first-writes`` writes
+   that are all first writes to a shared MiB (node2's in the other half of
+   the file).
+
+**Careful: fast runs can fence a lab node.** On 2026-12-05 the first full
+run's 30 s no-snapshot run (about 12,000 IOPS of O_DIRECT 4 KiB writes on
+a 1 GiB file, node1, 1 vCPU under TCG) starved o2hb: "hb write hung for
+10s" on the pool's disk, a heartbeat write timeout after 21 s (the lab's
+dead threshold is 20 s), and node1 fenced itself (restart, which ends the
+VM). 3 to 8 s runs at the same rate had not. So the runs that reach
+thousands of IOPS (no snapshot, sparse, thick) last ``--fast-runtime`` s
+(default 5), and ``--rate-iops`` caps every run if that is not enough; the
+runs against shared extents stay at 20 to 50 IOPS and use ``--runtime``.
 
 Caches are dropped on both nodes before every timed step. Two-node steps
 start together at a barrier on the shared filesystem. The result is a
 markdown table (operation, case, value, ratio), printed and saved with the
 JSON of every measurement as ``STEM.md`` and ``STEM.json`` (default
 ``bench/results/cow-<date>``). The node-side steps are subcommands of this
-script (``write``, ``create``, ``snapshot``, ``probe``, ``fio``, ``clones``;
+script (``write``, ``create``, ``snapshot``, ``fio``, ``clones``;
 JSON on stdout), run on a node through the lab's agent.
 """
 
@@ -56,9 +74,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import mmap
 import os
-import random
 import socket
 import statistics
 import subprocess
@@ -186,16 +202,33 @@ def parse_filefrag(text: str) -> Extents:
     return Extents(count, mapped, shared)
 
 
-def fio_argv(path: str, *, runtime: int, iodepth: int, seed: int,
-             name: str = "randwrite") -> list[str]:
-    """fio: 4 KiB random writes, O_DIRECT through libaio, for ``runtime`` seconds,
-    on the existing file ``path`` (never created, extended or preallocated),
-    offsets from ``seed``; JSON on stdout."""
-    return ["fio", f"--name={name}", f"--filename={path}", "--rw=randwrite", "--bs=4k",
-            "--direct=1", "--ioengine=libaio", f"--iodepth={iodepth}", "--numjobs=1",
-            "--time_based=1", f"--runtime={runtime}", "--end_fsync=1",
-            "--fallocate=none", "--allow_file_create=0", "--randrepeat=0",
-            f"--randseed={seed}", "--output-format=json"]
+def fio_argv(path: str, *, iodepth: int, seed: int = 1, runtime: int | None = None,
+             ios: int | None = None, first_writes: bool = False, offset: int = 0,
+             rate_iops: int = 0) -> list[str]:
+    """fio, 4 KiB O_DIRECT writes through libaio on the existing file ``path``
+    (never created, extended or preallocated), JSON on stdout.
+
+    Random writes (offsets from ``seed``, none twice) for ``runtime`` seconds
+    or, without it, ``ios`` of them; or, with ``first_writes``, ``ios``
+    writes from ``offset`` on, one at the start of each MiB
+    (``rw=write:<1 MiB - 4 KiB>``), so none lands in a MiB an earlier one
+    has copied. ``rate_iops`` caps the rate (fio ``rate_iops``; 0: no cap).
+    """
+    if (runtime is None) == (ios is None) or (first_writes and ios is None):
+        raise ValueError("fio_argv: give runtime or ios (ios for first_writes)")
+    argv = ["fio", f"--name={'firstwrites' if first_writes else 'randwrite'}",
+            f"--filename={path}", "--bs=4k", "--direct=1", "--ioengine=libaio",
+            f"--iodepth={iodepth}", "--numjobs=1"]
+    if first_writes:
+        argv += [f"--rw=write:{MiB - BLOCK}", f"--offset={offset}"]
+    else:
+        argv += ["--rw=randwrite", "--randrepeat=0", f"--randseed={seed}"]
+    argv += [f"--number_ios={ios}"] if runtime is None else [
+        "--time_based=1", f"--runtime={runtime}"]
+    if rate_iops:
+        argv.append(f"--rate_iops={rate_iops}")
+    return argv + ["--end_fsync=1", "--fallocate=none", "--allow_file_create=0",
+                   "--output-format=json"]
 
 
 def fio_fill_argv(path: str, size: int) -> list[str]:
@@ -235,7 +268,11 @@ class Row:
 
 
 def _iops(runs: list[dict[str, Any]]) -> float:
-    return sum(r["fio"]["iops"] for r in runs)
+    """IOPS of one run; of runs started together: all their writes over the longest."""
+    if len(runs) == 1:
+        return runs[0]["fio"]["iops"]
+    longest = max(r["fio"]["runtime_s"] for r in runs)
+    return sum(r["fio"]["ios"] for r in runs) / longest if longest else 0.0
 
 
 def _iops_text(runs: list[dict[str, Any]]) -> str:
@@ -256,15 +293,11 @@ def _copies(run: dict[str, Any]) -> float:
     return (run["after"]["unshared_bytes"] - run["before"]["unshared_bytes"]) / MiB
 
 
-def _copies_per_s(runs: list[dict[str, Any]]) -> float:
-    return sum(_copies(r) / r["fio"]["runtime_s"] for r in runs if r["fio"]["runtime_s"])
-
-
-def _copies_text(runs: list[dict[str, Any]]) -> str:
-    text = f"{fmt_num(_copies_per_s(runs))}/s"
-    if len(runs) > 1:
-        text += " (" + " + ".join(fmt_num(_copies_per_s([r])) for r in runs) + ")"
-    return text + f", {sum(_copies(r) for r in runs):,.0f} MiB copied"
+CONTENTION_CASES = (
+    ("alone", "node1 alone, 1 clone"),
+    ("shared_tree", "node1 + node2 at once, clones of one image (one refcount tree)"),
+    ("two_trees", "node1 + node2 at once, clones of two images (two trees)"),
+)
 
 
 def rows(res: dict[str, Any]) -> list[Row]:
@@ -276,10 +309,13 @@ def rows(res: dict[str, Any]) -> list[Row]:
     size = human(res["settings"]["size"])
     cow = res["cow"]
     base, snap = cow["no_snapshot"], cow["after_snapshot"]
-    op = f"4k randwrite IOPS, {size} volume written full"
-    out.append(Row(op, "no snapshot", _iops_text([base]), fmt_ratio(1.0)))
-    out.append(Row(op, "right after a reflink snapshot", _iops_text([snap]),
+    first = cow["first_writes"]
+    op = f"4k write IOPS, {size} volume written full"
+    out.append(Row(op, "randwrite, no snapshot", _iops_text([base]), fmt_ratio(1.0)))
+    out.append(Row(op, "randwrite right after a reflink snapshot", _iops_text([snap]),
                    fmt_ratio(_iops([snap]) / _iops([base]))))
+    out.append(Row(op, "every write a first write to a shared MiB (after a snapshot)",
+                   _iops_text([first]), fmt_ratio(_iops([first]) / _iops([base]))))
     grown = snap["after"]["unshared_bytes"] - snap["before"]["unshared_bytes"]
     written = snap["fio"]["io_bytes"]
     out.append(Row("space after a snapshot: MiB unshared (copied) per MiB written",
@@ -290,10 +326,9 @@ def rows(res: dict[str, Any]) -> list[Row]:
     out.append(Row("space after a snapshot: pool used (statvfs) per MiB written",
                    "that fio run (steps of a local-alloc window)",
                    f"{human(used)} = {used / written if written else 0:,.0f} MiB per MiB", ""))
-    probe = cow["probe"]
-    per = probe["copied_bytes"] / probe["writes"]
+    per = _copies(first) * MiB / max(first["fio"]["ios"], 1)
     out.append(Row("first write to a shared extent: bytes copied",
-                   f"{probe['writes']} writes of 4 KiB, each into another MiB",
+                   f"{first['fio']['ios']} writes of 4 KiB, each into another MiB",
                    f"{human(int(per))} per 4 KiB write", f"{per / BLOCK:,.0f}x"))
     tvs = res["thick_sparse"]
     op = f"first-write 4k randwrite IOPS, fresh {size} file"
@@ -307,23 +342,19 @@ def rows(res: dict[str, Any]) -> list[Row]:
     out.append(Row(op, "node1 alone", f"{alone:.1f} clones/s", fmt_ratio(1.0)))
     out.append(Row(op, f"node1 + node2 at once ({n - n // 2} + {n // 2})",
                    f"{both:.1f} clones/s", fmt_ratio(both / alone)))
-    con = res["contention"]
-    op = "4k randwrite IOPS to fresh clones of a golden image"
-    a = _iops(con["alone"])
-    out.append(Row(op, "node1 alone, 1 clone", _iops_text(con["alone"]), fmt_ratio(1.0)))
-    out.append(Row(op, "node1 + node2 at once, clones of one image (one refcount tree)",
-                   _iops_text(con["shared_tree"]), fmt_ratio(_iops(con["shared_tree"]) / a)))
-    if con.get("two_trees"):
-        out.append(Row(op, "node1 + node2 at once, clones of two images (two trees)",
-                       _iops_text(con["two_trees"]), fmt_ratio(_iops(con["two_trees"]) / a)))
-    op = "1 MiB copy-on-writes/s (first writes to a shared MiB), same runs"
-    a = _copies_per_s(con["alone"])
-    out.append(Row(op, "node1 alone, 1 clone", _copies_text(con["alone"]), fmt_ratio(1.0)))
-    for key, case in (("shared_tree", "node1 + node2 at once, one refcount tree"),
-                      ("two_trees", "node1 + node2 at once, two trees")):
-        if con.get(key):
-            out.append(Row(op, case, _copies_text(con[key]),
-                           fmt_ratio(_copies_per_s(con[key]) / a if a else None)))
+    st = res["settings"]
+    for mode, op in (
+            ("randwrite", f"4k randwrite IOPS, {st['clone_writes']} per clone, fresh "
+                          f"clones of a {human(st['golden_size'])} golden image"),
+            ("first_writes", f"4k write IOPS, {st['first_writes']} per clone, each a first "
+                             "write to a shared MiB, fresh clones of the golden image")):
+        con = res["contention"][mode]
+        a = _iops(con["alone"])
+        out.append(Row(op, "node1 alone, 1 clone", _iops_text(con["alone"]), fmt_ratio(1.0)))
+        for key, case in CONTENTION_CASES[1:]:
+            if con.get(key):
+                out.append(Row(op, case, _iops_text(con[key]),
+                               fmt_ratio(_iops(con[key]) / a if a else None)))
     return out
 
 
@@ -394,38 +425,17 @@ def node_snapshot(src: str, dst: str) -> dict[str, Any]:
     return {"seconds": seconds, "used_delta": _used(src) - used, **_state(src)}
 
 
-def node_probe(path: str, writes: int, seed: int) -> dict[str, Any]:
-    """``writes`` 4 KiB O_DIRECT writes, each into a different MiB of ``path``
-    (just snapshotted): how much each unshares."""
-    size = os.stat(path).st_size
-    rng = random.Random(seed)
-    chunks = rng.sample(range(size // MiB), min(writes, size // MiB))
-    before = _state(path)
-    buf = mmap.mmap(-1, BLOCK)  # page-aligned, as O_DIRECT needs
-    buf.write(os.urandom(BLOCK))
-    fd = os.open(path, os.O_WRONLY | os.O_DIRECT)
-    t0 = time.perf_counter()
-    try:
-        for chunk in chunks:
-            os.pwritev(fd, [buf], chunk * MiB + rng.randrange(MiB // BLOCK) * BLOCK)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    seconds = time.perf_counter() - t0
-    after = _state(path)
-    return {"writes": len(chunks), "seconds": seconds,
-            "copied_bytes": after["unshared_bytes"] - before["unshared_bytes"],
-            "extents_before": before["count"], "extents_after": after["count"]}
-
-
-def node_fio(path: str, runtime: int, iodepth: int, seed: int, barrier_name: str | None,
-             parties: int, raw: str | None) -> dict[str, Any]:
+def node_fio(path: str, *, iodepth: int, runtime: int | None, ios: int | None, seed: int,
+             first_writes: bool, offset: int, barrier_name: str | None, parties: int,
+             raw: str | None, rate_iops: int = 0) -> dict[str, Any]:
     bdir = os.path.join(os.path.dirname(path), BARRIERS)
     os.sync()
     before, used_before = _state(path), _used(path)
     waited = barrier(bdir, barrier_name, parties) if barrier_name else 0.0
     started = time.time()
-    proc = subprocess.run(fio_argv(path, runtime=runtime, iodepth=iodepth, seed=seed),
+    proc = subprocess.run(fio_argv(path, iodepth=iodepth, runtime=runtime, ios=ios,
+                                   seed=seed, first_writes=first_writes, offset=offset,
+                                   rate_iops=rate_iops),
                           check=True, capture_output=True, text=True)
     if raw:
         with open(raw, "w") as f:
@@ -510,19 +520,27 @@ class LabRun:
     def rm(self, *names: str) -> None:
         self.node1.sh("rm -rf " + " ".join(self.path(n) for n in names), timeout=600)
 
-    def fio(self, jobs: list[tuple[Any, str, int]], raw: str | None = None) -> list[dict]:
-        """fio on each (node, file, seed) at once, after a shared barrier."""
+    def fio(self, jobs: list[tuple[Any, str, int]], ios: int | None = None,
+            first_writes: bool = False, raw: str | None = None,
+            fast: bool = False) -> list[dict]:
+        """fio on each (node, file, seed) at once, after a shared barrier: for
+        ``--runtime`` s (``--fast-runtime`` s if ``fast``), or ``ios`` writes
+        each; with ``first_writes``, job i writes from MiB i * (size / jobs) on."""
         self.drop_caches()
         a = self.args
-        common = [f"--runtime={a.runtime}", f"--iodepth={a.iodepth}"]
+        runtime = a.fast_runtime if fast else a.runtime
+        common = [f"--iodepth={a.iodepth}", f"--rate-iops={a.rate_iops}",
+                  f"--runtime={runtime}" if ios is None else f"--ios={ios}"]
+        if first_writes:
+            common.append("--first-writes")
         if len(jobs) > 1:
             self.barriers += 1
             common += [f"--barrier=fio{self.barriers}", f"--parties={len(jobs)}"]
         if raw:
             common.append(f"--raw={raw}")
-        return _threads([lambda n=n, f=f, s=s: self.call(
-            n, "fio", self.path(f), f"--seed={s}", *common, timeout=a.runtime * 4 + 600)
-            for n, f, s in jobs])
+        return _threads([lambda n=n, f=f, s=s, i=i: self.call(
+            n, "fio", self.path(f), f"--seed={s}", f"--offset-part={i}/{len(jobs)}",
+            *common, timeout=runtime * 4 + 900) for i, (n, f, s) in enumerate(jobs)])
 
     def clones(self, src: str, split: list[tuple[Any, int]], tag: str) -> dict[str, Any]:
         self.drop_caches()
@@ -542,7 +560,9 @@ class LabRun:
         n1, n2 = self.node1, self.node2
         res: dict[str, Any] = {"settings": {
             "size": a.size, "golden_size": a.golden_size, "runtime": a.runtime,
-            "iodepth": a.iodepth, "clones": a.clones, "rounds": a.rounds, "probe": a.probe}}
+            "fast_runtime": a.fast_runtime, "rate_iops": a.rate_iops,
+            "iodepth": a.iodepth, "clones": a.clones, "rounds": a.rounds,
+            "first_writes": a.first_writes, "clone_writes": a.clone_writes}}
         res["started"] = datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds")
         res["node"] = n1.sh("uname -r; nproc; grep MemTotal /proc/meminfo; fio --version")
@@ -557,16 +577,18 @@ class LabRun:
         self.say(f"1/3 copy-on-write: write a {human(a.size)} volume")
         res["setup_volume"] = self.call(n1, "write", self.path("volume"), size)
         self.say("1/3 fio, no snapshot")
-        cow: dict[str, Any] = {"no_snapshot": self.fio([(n1, "volume", 1)])[0]}
+        cow: dict[str, Any] = {"no_snapshot": self.fio([(n1, "volume", 1)], fast=True)[0]}
         self.say(f"    {cow['no_snapshot']['fio']['iops']:.0f} IOPS; reflink snapshot")
         cow["snapshot"] = self.call(n1, "snapshot", self.path("volume"),
                                     self.path("snapshot-1"))
         self.say("1/3 fio, right after the snapshot")
         cow["after_snapshot"] = self.fio([(n1, "volume", 1)], raw=a.raw)[0]
-        self.say(f"    {cow['after_snapshot']['fio']['iops']:.0f} IOPS; probe "
-                 f"{a.probe} writes after a second snapshot")
+        self.say(f"    {cow['after_snapshot']['fio']['iops']:.0f} IOPS; a second snapshot, "
+                 f"then {a.first_writes} first writes to shared MiBs")
         self.call(n1, "snapshot", self.path("volume"), self.path("snapshot-2"))
-        cow["probe"] = self.call(n1, "probe", self.path("volume"), f"--writes={a.probe}")
+        cow["first_writes"] = self.fio([(n1, "volume", 1)], ios=a.first_writes,
+                                       first_writes=True)[0]
+        self.say(f"    {cow['first_writes']['fio']['iops']:.0f} IOPS")
         res["cow"] = cow
         self.rm("volume", "snapshot-1", "snapshot-2")
 
@@ -575,7 +597,7 @@ class LabRun:
         for kind in ("sparse", "thick"):
             tvs[f"create_{kind}"] = self.call(n1, "create", self.path(kind), size,
                                               *(["--thick"] if kind == "thick" else []))
-            tvs[kind] = self.fio([(n1, kind, 1)])[0]
+            tvs[kind] = self.fio([(n1, kind, 1)], fast=True)[0]
             self.say(f"    {kind}: {tvs[kind]['fio']['iops']:.0f} IOPS")
             self.rm(kind)
         res["thick_sparse"] = tvs
@@ -595,22 +617,30 @@ class LabRun:
             "alone": {"rate": statistics.median(x["rate"] for x in alone), "rounds": alone},
             "both": {"rate": statistics.median(x["rate"] for x in both), "rounds": both}}
 
-        con: dict[str, Any] = {}
-        self.say("3/3 fio on a clone, node1 alone")
-        self.call(n1, "snapshot", self.path("golden-a"), self.path("c1"))
-        con["alone"] = self.fio([(n1, "c1", 1)])
-        self.rm("c1")
-        self.say("3/3 fio on two clones of one image, node1 + node2 at once")
-        self.call(n1, "snapshot", self.path("golden-a"), self.path("c2"))
-        self.call(n1, "snapshot", self.path("golden-a"), self.path("c3"))
-        con["shared_tree"] = self.fio([(n1, "c2", 1), (n2, "c3", 2)])
-        self.rm("c2", "c3")
-        if not a.no_control:
-            self.say("3/3 control: clones of two images, node1 + node2 at once")
-            res["setup_golden_b"] = self.call(n1, "write", self.path("golden-b"), gsize)
-            self.call(n1, "snapshot", self.path("golden-a"), self.path("c4"))
-            self.call(n1, "snapshot", self.path("golden-b"), self.path("c5"))
-            con["two_trees"] = self.fio([(n1, "c4", 1), (n2, "c5", 2)])
+        con: dict[str, Any] = {"randwrite": {}, "first_writes": {}}
+        images = {"alone": [("golden-a", n1)],
+                  "shared_tree": [("golden-a", n1), ("golden-a", n2)],
+                  "two_trees": [("golden-a", n1), ("golden-b", n2)]}
+        first = min(a.first_writes, a.golden_size // MiB // 2)
+        for key, case in CONTENTION_CASES:
+            if key == "two_trees":
+                if a.no_control:
+                    break
+                res["setup_golden_b"] = self.call(n1, "write", self.path("golden-b"), gsize)
+            for mode in con:
+                self.say(f"3/3 {mode}: {case}")
+                names = []
+                for i, (src, _) in enumerate(images[key]):
+                    names.append(f"{key}-{mode}-{i}")
+                    self.call(n1, "snapshot", self.path(src), self.path(names[-1]))
+                con[mode][key] = self.fio(
+                    [(node, name, i + 1) for i, ((_, node), name)
+                     in enumerate(zip(images[key], names, strict=True))],
+                    ios=first if mode == "first_writes" else a.clone_writes,
+                    first_writes=mode == "first_writes")
+                self.say("    " + _iops_text(con[mode][key]))
+                self.rm(*names)
+        res["settings"]["first_writes"] = first
         res["contention"] = con
         res["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds")
@@ -624,6 +654,10 @@ def on_lab(args: argparse.Namespace) -> int:
         print("no lab is running: python -m lab up (or make demo) first", file=sys.stderr)
         return 2
     run = LabRun(args)
+    down = [n.name for n in (run.node1, run.node2) if not n.running()]
+    if down:
+        print(f"{', '.join(down)} not running: this needs node1 and node2", file=sys.stderr)
+        return 2
     run.node1.sh(f"rm -rf {run.dir} && mkdir -p {run.dir}")
     try:
         res = run.run()
@@ -632,7 +666,9 @@ def on_lab(args: argparse.Namespace) -> int:
     kernel, cpus = res["node"].split("\n")[:2]
     head = (f"{res['started']} to {res['finished']}, lab node1 and node2 (Linux {kernel}, "
             f"{cpus} vCPU each), OCFS2 {run.lab.mountpoint()}; fio 4 KiB randwrite, "
-            f"libaio, O_DIRECT, iodepth {args.iodepth}, {args.runtime} s per case; host "
+            f"libaio, O_DIRECT, iodepth {args.iodepth}; time-based runs {args.runtime} s "
+            f"after a snapshot, {args.fast_runtime} s for the fast cases"
+            f"{f', capped at {args.rate_iops} IOPS' if args.rate_iops else ''}; host "
             f"load average {res['host_load_start'][0]:.1f} at the start, "
             f"{res['host_load_end'][0]:.1f} at the end\n")
     text = head + "\n" + markdown(rows(res))
@@ -655,11 +691,20 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("lab", help="run it all from the host")
     p.add_argument("--size", type=parse_size, default=parse_size("1G"))
     p.add_argument("--golden-size", type=parse_size, default=parse_size("512M"))
-    p.add_argument("--runtime", type=int, default=30)
+    p.add_argument("--runtime", type=int, default=30,
+                   help="seconds of the time-based run after a snapshot (20-50 IOPS)")
+    p.add_argument("--fast-runtime", type=int, default=5,
+                   help="seconds of the time-based runs that reach thousands of IOPS (no "
+                        "snapshot, sparse, thick): a 30 s one fenced a lab node, see above")
+    p.add_argument("--rate-iops", type=int, default=0,
+                   help="cap every fio run at this many IOPS (0: no cap)")
     p.add_argument("--iodepth", type=int, default=16)
     p.add_argument("--clones", type=int, default=20)
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--probe", type=int, default=32)
+    p.add_argument("--first-writes", type=int, default=128,
+                   help="writes per file that each copy a shared MiB")
+    p.add_argument("--clone-writes", type=int, default=256,
+                   help="random writes per clone in the two-node cases (fixed work)")
     p.add_argument("--no-control", action="store_true",
                    help="skip the two-images control case")
     p.add_argument("--raw", help="node path to keep fio's JSON of the after-snapshot run "
@@ -675,15 +720,17 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("snapshot")
     p.add_argument("src")
     p.add_argument("dst")
-    p = sub.add_parser("probe")
-    p.add_argument("path")
-    p.add_argument("--writes", type=int, default=32)
-    p.add_argument("--seed", type=int, default=42)
     p = sub.add_parser("fio")
     p.add_argument("path")
     p.add_argument("--runtime", type=int, default=30)
     p.add_argument("--iodepth", type=int, default=16)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--ios", type=int, help="this many writes instead of --runtime s")
+    p.add_argument("--rate-iops", type=int, default=0)
+    p.add_argument("--first-writes", action="store_true",
+                   help="--ios writes, one at the start of each MiB")
+    p.add_argument("--offset-part", default="0/1",
+                   help="I/N: first writes start at MiB I * (size / N)")
     p.add_argument("--barrier")
     p.add_argument("--parties", type=int, default=1)
     p.add_argument("--raw")
@@ -703,11 +750,14 @@ def main(argv: list[str] | None = None) -> int:
         out = node_create(args.path, args.size, args.thick)
     elif args.cmd == "snapshot":
         out = node_snapshot(args.src, args.dst)
-    elif args.cmd == "probe":
-        out = node_probe(args.path, args.writes, args.seed)
     elif args.cmd == "fio":
-        out = node_fio(args.path, args.runtime, args.iodepth, args.seed, args.barrier,
-                       args.parties, args.raw)
+        part, parts = (int(x) for x in args.offset_part.split("/"))
+        offset = os.stat(args.path).st_size // MiB // parts * part * MiB
+        out = node_fio(args.path, iodepth=args.iodepth, seed=args.seed,
+                       runtime=None if args.ios else args.runtime, ios=args.ios,
+                       first_writes=args.first_writes, offset=offset,
+                       barrier_name=args.barrier, parties=args.parties, raw=args.raw,
+                       rate_iops=args.rate_iops)
     else:
         out = node_clones(args.src, args.dir, args.count, args.prefix, args.barrier,
                           args.parties)

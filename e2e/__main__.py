@@ -19,7 +19,9 @@
              ``--keep-lab`` leaves the lab running;
 * ``env``    print the environment for the ``openstack`` CLI (an openrc);
 * ``status`` the service list;
-* ``cli``    run ``openstack ...``/``cinder ...`` in the netns (what ``e2e/os`` calls).
+* ``cli``    run ``openstack ...``/``cinder ...`` in the netns (what ``e2e/os`` calls);
+* ``nova up|down``  just the compute control plane (:mod:`e2e.nova`), against the
+             running deployment (``E2E_NOVA=1`` brings it up with ``up`` as well).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="openstack volume service list")
     cli = sub.add_parser("cli", help="run a CLI in the netns")
     cli.add_argument("argv", nargs=argparse.REMAINDER)
+    nova_p = sub.add_parser("nova", help="the compute control plane alone (E2E_NOVA)")
+    nova_p.add_argument("action", choices=("up", "down"))
     args = p.parse_args(argv)
     if args.command == "up":
         deploy.up()
@@ -55,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         print(proc.stdout, end="")
         print(proc.stderr, end="", file=sys.stderr)
         return proc.returncode
+    elif args.command == "nova":
+        from e2e import nova
+        if args.action == "up":
+            nova.up(say=lambda msg: print(msg, file=sys.stderr, flush=True))
+        else:
+            nova.down()
     elif args.command == "cli":
         if not args.argv or args.argv[0] not in ("openstack", "cinder"):
             p.error("cli: the command must be openstack or cinder")

@@ -48,6 +48,10 @@ PG_PORT = 5432
 CINDER_API_PORT = 8776
 GLANCE_PORT = 9292
 KEYSTONE_PORT = 5000
+# The compute control plane (E2E_NOVA=1, :mod:`e2e.nova`).
+NOVA_API_PORT = 8774
+PLACEMENT_PORT = 8778
+NEUTRON_PORT = 9696
 
 # "keystone": Keystone on the host side, cinder-api with ``auth_strategy =
 # keystone`` and the CLIs with password auth (what tempest needs); "noauth":
@@ -84,6 +88,15 @@ HA_MODE = os.environ.get("E2E_HA_MODE", "cluster")
 # node image); "host": on the host side, file store on a host directory.
 GLANCE_PLACEMENT = os.environ.get("E2E_GLANCE", "node")
 BACKENDS = ("ocfs2", "ocfs2b")
+# "1": the compute control plane too (placement, nova-api/conductor/scheduler,
+# neutron-server; :mod:`e2e.nova`), from its own venv. Off until the nodes run
+# nova-compute, so ``make demo`` and CI are unchanged.
+NOVA = os.environ.get("E2E_NOVA", "0") == "1"
+NOVA_VENV = Path(os.environ.get("E2E_NOVA_VENV", str(STATE_DIR.parent / "nova-venv")))
+# Their Keystone users, in project SERVICE_PROJECT with role admin (SERVICE_PASSWORD).
+NOVA_USER = "nova"
+PLACEMENT_USER = "placement"
+NEUTRON_USER = "neutron"
 # Filesystem labels: the first backend's pools are every OCFS2 fs under
 # MOUNT_ROOT except the second backend's; ocfs2b owns exactly one label.
 PRIMARY_LABEL = os.environ.get("E2E_PRIMARY_LABEL", lab_config.DEFAULT_LABEL)
@@ -118,3 +131,15 @@ def keystone_endpoint() -> str:
 
 def glance_endpoint() -> str:
     return f"http://{HOST_IP}:{GLANCE_PORT}"
+
+
+def nova_endpoint() -> str:
+    return f"http://{HOST_IP}:{NOVA_API_PORT}/v2.1"
+
+
+def placement_endpoint() -> str:
+    return f"http://{HOST_IP}:{PLACEMENT_PORT}"
+
+
+def neutron_endpoint() -> str:
+    return f"http://{HOST_IP}:{NEUTRON_PORT}"

@@ -15,7 +15,8 @@
 
 rabbitmq-server and PostgreSQL from apt, cinder-api and cinder-scheduler
 from the host venv, glance-api (noauth, file store) and keystone
-(:mod:`e2e.keystone`, unless ``E2E_AUTH=noauth``). Each runs as a
+(:mod:`e2e.keystone`, unless ``E2E_AUTH=noauth``), and with ``E2E_NOVA=1``
+the compute control plane (:mod:`e2e.nova`). Each runs as a
 supervised process (:mod:`e2e.procs`) with its state under
 ``STATE_DIR``; ``up()`` is idempotent, ``down()`` stops everything.
 """
@@ -271,9 +272,15 @@ def up(say: Say = print) -> None:
     start_rabbit(say)
     start_glance(say)
     start_cinder(say)
+    if config.NOVA:  # needs Keystone (e2e.keystone.start) for its users and catalog
+        from e2e import nova
+        nova.up(say, glance_url=config.glance_endpoint())
 
 
 def down() -> None:
+    # Whatever E2E_NOVA says now: compute services left running would outlive the rest.
+    from e2e import nova
+    nova.down()
     stop_cinder()
     stop_glance()
     procs.stop("keystone")

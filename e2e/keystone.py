@@ -20,7 +20,10 @@ PostgreSQL; fernet and credential keys are under ``STATE_DIR/keystone``.
 ``keystone-manage bootstrap`` makes user ``admin`` (project ``admin``, role
 ``admin``), region ``RegionOne`` and the identity endpoints; ``register``
 then adds the catalog (``block-storage``/``volumev3`` for cinder-api,
-``image`` for glance), project ``service`` and cinder's service user. The
+``image`` for glance), project ``service`` and cinder's service user (with
+``E2E_NOVA=1`` also ``compute``, ``placement``, ``network`` and the users
+``nova``, ``placement``, ``neutron``, roles admin and service; see
+:mod:`e2e.nova`). The
 ids of what it made are kept in ``STATE_DIR/keystone/ids.json``: the
 cinder-volume nodes take the service project and user as cinder's internal
 tenant (the image-volume cache).
@@ -139,11 +142,16 @@ def _one(items: list[Any], **match: str) -> Any | None:
 
 
 def register(glance_endpoint: str) -> dict[str, str]:
-    """Catalog, service project and cinder's user, made or brought up to date."""
+    """Catalog, service project and the service users, made or brought up to date."""
     ks = _admin_client()
-    catalog = (("cinder", "block-storage", cinder_url()),
+    catalog = [("cinder", "block-storage", cinder_url()),
                ("cinderv3", "volumev3", cinder_url()),
-               ("glance", "image", glance_endpoint))
+               ("glance", "image", glance_endpoint)]
+    users = [config.CINDER_USER]
+    if config.NOVA:  # the compute control plane's (e2e.nova)
+        from e2e import nova
+        catalog += nova.catalog()
+        users += nova.service_users()
     endpoints = ks.endpoints.list()
     for name, kind, url in catalog:
         service = _one(ks.services.list(), type=kind) or ks.services.create(name=name, type=kind)
@@ -156,11 +164,21 @@ def register(glance_endpoint: str) -> dict[str, str]:
                 ks.endpoints.update(have, url=url)
     project = _one(ks.projects.list(), name=config.SERVICE_PROJECT) or ks.projects.create(
         name=config.SERVICE_PROJECT, domain="default", description="service users")
-    user = _one(ks.users.list(), name=config.CINDER_USER) or ks.users.create(
-        name=config.CINDER_USER, domain="default", password=config.SERVICE_PASSWORD,
-        default_project=project)
     admin_role = _one(ks.roles.list(), name="admin")
-    ks.roles.grant(admin_role, user=user, project=project)
+    # Nova sends a service token with its volume and port calls: role "service" too.
+    service_role = None
+    if config.NOVA:
+        service_role = _one(ks.roles.list(), name="service") or ks.roles.create(name="service")
+    existing = ks.users.list()
+    made = {}
+    for name in users:
+        made[name] = _one(existing, name=name) or ks.users.create(
+            name=name, domain="default", password=config.SERVICE_PASSWORD,
+            default_project=project)
+        ks.roles.grant(admin_role, user=made[name], project=project)
+        if service_role is not None:
+            ks.roles.grant(service_role, user=made[name], project=project)
+    user = made[config.CINDER_USER]
     admin = _one(ks.users.list(), name=config.ADMIN_USER)
     admin_project = _one(ks.projects.list(), name=config.ADMIN_PROJECT)
     return {"admin_user_id": admin.id, "admin_project_id": admin_project.id,

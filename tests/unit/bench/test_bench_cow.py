@@ -121,12 +121,43 @@ def test_parse_filefrag_other_block_unit() -> None:
 
 # ------------------------------------------------------------- fio argv
 
-def test_fio_argv() -> None:
+def test_fio_argv_randwrite_time_based() -> None:
     assert fio_argv("/p/volume", runtime=30, iodepth=16, seed=2) == [
-        "fio", "--name=randwrite", "--filename=/p/volume", "--rw=randwrite", "--bs=4k",
-        "--direct=1", "--ioengine=libaio", "--iodepth=16", "--numjobs=1",
-        "--time_based=1", "--runtime=30", "--end_fsync=1", "--fallocate=none",
-        "--allow_file_create=0", "--randrepeat=0", "--randseed=2", "--output-format=json"]
+        "fio", "--name=randwrite", "--filename=/p/volume", "--bs=4k", "--direct=1",
+        "--ioengine=libaio", "--iodepth=16", "--numjobs=1", "--rw=randwrite",
+        "--randrepeat=0", "--randseed=2", "--time_based=1", "--runtime=30",
+        "--end_fsync=1", "--fallocate=none", "--allow_file_create=0", "--output-format=json"]
+
+
+def test_fio_argv_randwrite_fixed_work() -> None:
+    assert fio_argv("/p/c", ios=256, iodepth=16, seed=1) == [
+        "fio", "--name=randwrite", "--filename=/p/c", "--bs=4k", "--direct=1",
+        "--ioengine=libaio", "--iodepth=16", "--numjobs=1", "--rw=randwrite",
+        "--randrepeat=0", "--randseed=1", "--number_ios=256",
+        "--end_fsync=1", "--fallocate=none", "--allow_file_create=0", "--output-format=json"]
+
+
+def test_fio_argv_first_writes() -> None:
+    # One 4 KiB write at the start of each MiB: 4 KiB + a 1020 KiB skip.
+    assert fio_argv("/p/c", iodepth=16, ios=128, first_writes=True, offset=256 * MiB) == [
+        "fio", "--name=firstwrites", "--filename=/p/c", "--bs=4k", "--direct=1",
+        "--ioengine=libaio", "--iodepth=16", "--numjobs=1", "--rw=write:1044480",
+        f"--offset={256 * MiB}", "--number_ios=128",
+        "--end_fsync=1", "--fallocate=none", "--allow_file_create=0", "--output-format=json"]
+
+
+def test_fio_argv_rate_cap() -> None:
+    argv = fio_argv("/p/c", runtime=5, iodepth=16, rate_iops=2000)
+    assert argv[-5:] == ["--rate_iops=2000", "--end_fsync=1", "--fallocate=none",
+                         "--allow_file_create=0", "--output-format=json"]
+    assert not [a for a in fio_argv("/p/c", runtime=5, iodepth=16) if "rate" in a]
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"runtime": 30, "ios": 10},
+                                    {"runtime": 30, "first_writes": True}])
+def test_fio_argv_needs_runtime_or_ios(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        fio_argv("/p/c", iodepth=16, **kwargs)
 
 
 def test_fio_fill_argv() -> None:
@@ -145,8 +176,10 @@ def test_fmt_ratio(ratio: float | None, text: str) -> None:
     assert fmt_ratio(ratio) == text
 
 
-def _run(iops: float, runtime_s: float = 30.0, ios: int = 0, copied_mib: int = 0,
+def _run(iops: float, runtime_s: float | None = None, ios: int = 0, copied_mib: int = 0,
          node: str = "node1", used: int = 0) -> dict[str, Any]:
+    if runtime_s is None:  # 30 s, or as long as ``ios`` take at ``iops``
+        runtime_s = ios / iops if ios else 30.0
     ios = ios or int(iops * runtime_s)
     return {"node": node, "fio": {"iops": iops, "io_bytes": ios * 4096, "ios": ios,
                                   "runtime_s": runtime_s},
@@ -163,29 +196,39 @@ def _results() -> dict[str, Any]:
     after["used_after"] = after["used_before"] + 212 * MiB
     return {
         "settings": {"size": 1 << 30, "golden_size": 512 * MiB, "runtime": 30,
-                     "iodepth": 16, "clones": 20, "rounds": 5, "probe": 32},
+                     "iodepth": 16, "clones": 20, "rounds": 5, "first_writes": 128,
+                     "clone_writes": 256},
         "cow": {"no_snapshot": _run(10000.0), "after_snapshot": after,
-                "probe": {"writes": 32, "copied_bytes": 32 * MiB}},
+                "first_writes": _run(20.0, runtime_s=6.4, ios=128, copied_mib=128)},
         "thick_sparse": {"sparse": _run(3000.0), "thick": _run(4500.0)},
         "clones": {"alone": {"rate": 40.0}, "both": {"rate": 30.0}},
         "contention": {
-            "alone": [_run(50.0, copied_mib=600)],
-            "shared_tree": [_run(10.0, copied_mib=150), _run(15.0, copied_mib=240,
-                                                               node="node2")],
-            "two_trees": [_run(40.0, copied_mib=500), _run(60.0, copied_mib=700,
-                                                              node="node2")]},
+            "randwrite": {
+                "alone": [_run(50.0, copied_mib=400)],
+                "shared_tree": [_run(10.0, copied_mib=150),
+                                _run(15.0, copied_mib=240, node="node2")],
+                "two_trees": [_run(40.0, copied_mib=500),
+                              _run(60.0, copied_mib=500, node="node2")]},
+            "first_writes": {
+                "alone": [_run(20.0, ios=128, copied_mib=128)],
+                "shared_tree": [_run(4.0, ios=128, copied_mib=128),
+                                _run(4.0, ios=128, copied_mib=128, node="node2")],
+                "two_trees": [_run(18.0, ios=128, copied_mib=128),
+                              _run(19.0, ios=128, copied_mib=128, node="node2")]}},
     }
 
 
 def test_rows() -> None:
     table = [(r.case, r.value, r.ratio) for r in rows(_results())]
     assert table == [
-        ("no snapshot", "10,000 IOPS", "1.00x"),
-        ("right after a reflink snapshot", "53.5 IOPS", "0.0054x (1/187)"),
+        ("randwrite, no snapshot", "10,000 IOPS", "1.00x"),
+        ("randwrite right after a reflink snapshot", "53.5 IOPS", "0.0054x (1/187)"),
+        ("every write a first write to a shared MiB (after a snapshot)", "20.0 IOPS",
+         "0.002x (1/500)"),
         ("that fio run: 168 writes, 672 KiB", "168 MiB copied = 256 MiB per MiB",
          "256x write amplification"),
         ("that fio run (steps of a local-alloc window)", "212 MiB = 323 MiB per MiB", ""),
-        ("32 writes of 4 KiB, each into another MiB", "1 MiB per 4 KiB write", "256x"),
+        ("128 writes of 4 KiB, each into another MiB", "1 MiB per 4 KiB write", "256x"),
         ("sparse (ftruncate)", "3,000 IOPS", "1.00x"),
         ("thick (posix_fallocate)", "4,500 IOPS", "1.50x"),
         ("node1 alone", "40.0 clones/s", "1.00x"),
@@ -195,25 +238,36 @@ def test_rows() -> None:
          "25.0 IOPS (10.0 + 15.0)", "0.50x"),
         ("node1 + node2 at once, clones of two images (two trees)",
          "100 IOPS (40.0 + 60.0)", "2.00x"),
-        ("node1 alone, 1 clone", "20.0/s, 600 MiB copied", "1.00x"),
-        ("node1 + node2 at once, one refcount tree", "13.0/s (5.00 + 8.00), 390 MiB copied",
-         "0.65x"),
-        ("node1 + node2 at once, two trees", "40.0/s (16.7 + 23.3), 1,200 MiB copied",
-         "2.00x"),
+        ("node1 alone, 1 clone", "20.0 IOPS", "1.00x"),
+        ("node1 + node2 at once, clones of one image (one refcount tree)",
+         "8.00 IOPS (4.00 + 4.00)", "0.40x"),
+        ("node1 + node2 at once, clones of two images (two trees)",
+         "36.0 IOPS (18.0 + 19.0)", "1.80x"),
     ]
     ops = [r.operation for r in rows(_results())]
-    assert ops[0] == "4k randwrite IOPS, 1 GiB volume written full"
-    assert ops[5] == "first-write 4k randwrite IOPS, fresh 1 GiB file"
-    assert ops[7] == "reflink clones/s, 20 clones of one 512 MiB file"
+    assert ops[0] == "4k write IOPS, 1 GiB volume written full"
+    assert ops[6] == "first-write 4k randwrite IOPS, fresh 1 GiB file"
+    assert ops[8] == "reflink clones/s, 20 clones of one 512 MiB file"
+    assert ops[10] == ("4k randwrite IOPS, 256 per clone, fresh clones of a 512 MiB "
+                       "golden image")
+    assert ops[13] == ("4k write IOPS, 128 per clone, each a first write to a shared MiB, "
+                       "fresh clones of the golden image")
+
+
+def test_aggregate_iops_is_all_writes_over_the_longer_run() -> None:
+    # node1 did its 128 writes in 6.4 s, node2 its 128 in 12.8 s: 256 in 12.8 s.
+    runs = [_run(20.0, runtime_s=6.4, ios=128), _run(10.0, runtime_s=12.8, ios=128)]
+    assert bench_cow._iops(runs) == 20.0
+    assert bench_cow._iops_text(runs) == "20.0 IOPS (20.0 + 10.0)"
 
 
 def test_rows_without_the_control() -> None:
     res = _results()
-    del res["contention"]["two_trees"]
+    for mode in ("randwrite", "first_writes"):
+        del res["contention"][mode]["two_trees"]
     cases = [r.case for r in rows(res)]
     assert "node1 + node2 at once, clones of two images (two trees)" not in cases
-    assert "node1 + node2 at once, two trees" not in cases
-    assert len(cases) == 13
+    assert len(cases) == 14
 
 
 def test_markdown() -> None:
@@ -221,7 +275,8 @@ def test_markdown() -> None:
     assert text.splitlines() == [
         "| operation | case | value | ratio |",
         "|---|---|---:|---:|",
-        "| 4k randwrite IOPS, 1 GiB volume written full | no snapshot | 10,000 IOPS | 1.00x |",
-        "| 4k randwrite IOPS, 1 GiB volume written full | right after a reflink snapshot "
-        "| 53.5 IOPS | 0.0054x (1/187) |",
+        "| 4k write IOPS, 1 GiB volume written full | randwrite, no snapshot | 10,000 IOPS "
+        "| 1.00x |",
+        "| 4k write IOPS, 1 GiB volume written full | randwrite right after a reflink "
+        "snapshot | 53.5 IOPS | 0.0054x (1/187) |",
     ]

@@ -451,7 +451,7 @@ class NfsPeer:
             node.sh(f"! mountpoint -q {self.mnt} || umount {self.mnt}; "
                     f"rmdir {self.mnt} {NFS_MOUNT_BASE} 2>/dev/null; true", timeout=120)
         self.node.sh(f"rm -f {NFS_CONF} {NFS_SHARES} {SHIM_DIR}/mount.nfs; "
-                     f"rmdir {SHIM_DIR} 2>/dev/null; true", timeout=60)
+                     f"rmdir {SHIM_DIR} {os.path.dirname(SHIM_DIR)} 2>/dev/null; true", timeout=60)
 
 
 def fill(node: Any, path: str, size_gib: int) -> None:

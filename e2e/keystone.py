@@ -148,10 +148,17 @@ def register(glance_endpoint: str) -> dict[str, str]:
                ("cinderv3", "volumev3", cinder_url()),
                ("glance", "image", glance_endpoint)]
     users = [config.CINDER_USER]
-    if config.NOVA:  # the compute control plane's (e2e.nova)
-        from e2e import nova
+    from e2e import nova
+    if config.NOVA:  # the compute control plane's
         catalog += nova.catalog()
         users += nova.service_users()
+    else:
+        # Left by an earlier E2E_NOVA=1 run: clients (openstack volume list, cinder-api's
+        # attachment delete) call a compute endpoint in the catalog, and it is not there.
+        stale = {kind for _, kind, _ in nova.catalog()}
+        for service in ks.services.list():
+            if service.type in stale:
+                ks.services.delete(service)
     endpoints = ks.endpoints.list()
     for name, kind, url in catalog:
         service = _one(ks.services.list(), type=kind) or ks.services.create(name=name, type=kind)

@@ -66,7 +66,8 @@ BENCHES: dict[str, tuple[list[str], int]] = {
     "api": ([PY, str(HERE / "bench_api.py")], 5400),
     "copy": (_on_node("bench_copy.py", f"--dir {POOLS}/lab0 --other-dir {POOLS}/lab1 "
                       "--sizes 1G --fio", 3000), 3600),
-    "frag": (_on_node("bench_frag.py", f"--dir {POOLS}/lab0 --other-dir {POOLS}/lab1",
+    "frag": (_on_node("bench_frag.py", f"--dir {POOLS}/lab0 --other-dir {POOLS}/lab1 "
+                      "--size 128M --writes 8",
                       3000), 3600),
     "cow": ([PY, str(HERE / "bench_cow.py"), "lab"], 3600),
     "scale": ([PY, str(HERE / "bench_scale.py"), "lab"], 3600),

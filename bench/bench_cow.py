@@ -79,7 +79,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -472,22 +471,13 @@ def _say(t0: float, msg: str) -> None:
 
 def _threads(fns: list[Callable[[], Any]]) -> list[Any]:
     """Run each fn in its own thread at once; results in order, first error raised."""
+    from lab.lab import parallel
     out: list[Any] = [None] * len(fns)
-    errors: list[BaseException] = []
 
     def run(i: int) -> None:
-        try:
-            out[i] = fns[i]()
-        except BaseException as exc:  # noqa: B036 - re-raised below
-            errors.append(exc)
+        out[i] = fns[i]()
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(fns))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
+    parallel(run, range(len(fns)))
     return out
 
 

@@ -18,24 +18,9 @@ from __future__ import annotations
 
 import argparse
 import configparser
-import importlib.util
-from pathlib import Path
-from types import ModuleType
 
+import bench_api  # bench/ is on sys.path: conftest.py
 import pytest
-
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "bench_api.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_api", BENCH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench_api = _load()
 
 NODE_CONF = """# cinder-volume and cinder-backup on lab node node1 (rendered by e2e/nodes.py).
 [DEFAULT]

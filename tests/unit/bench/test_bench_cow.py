@@ -18,16 +18,14 @@ lines, the ratios and the report table."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT / "bench"))
 
-import bench_cow  # noqa: E402
+import bench_cow  # noqa: E402 - bench/ is on sys.path: conftest.py
 from bench_cow import (  # noqa: E402
     Extents,
     FioResult,

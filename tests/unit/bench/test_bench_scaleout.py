@@ -15,24 +15,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
+import bench_scaleout as scaleout  # bench/ is on sys.path: conftest.py
 import pytest
-
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "bench_scaleout.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_scaleout", BENCH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-scaleout = _load()
 
 
 def test_percentile_interpolates_between_ranks():

@@ -34,9 +34,8 @@ e2e: deps venv
 # recovery times (.lab/faults-report.md).
 # FAULTS picks scenarios (pytest paths). make test runs TEST_FAULTS, the issue's CI core
 # (scenarios 1, 3, 4 and 7 plus 5 and 8; 17 min in the 2026-12-05 clean-clone run): the
-# pool faults (read-only remount,
-# vanished mount), hostile input, a full filesystem, active-active under load and node
-# death, node death last (it reboots node2). The interconnect partition and the peer's
+# pool faults (read-only remount, vanished mount), hostile input, a full filesystem,
+# active-active under load and node death, node death last (it reboots node2). The interconnect partition and the peer's
 # death (fio across a node's death) run in make faults.
 FAULTS ?= tests/faults
 TEST_FAULTS ?= tests/faults/test_pool_faults.py tests/faults/test_hostile_input.py \

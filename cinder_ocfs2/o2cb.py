@@ -74,6 +74,14 @@ class PlanError(Exception):
     """A preflight check failed; the message names the fix."""
 
 
+class StillHeartbeating(PlanError):
+    """The node is idle but a peer still sees its heartbeat.
+
+    After a clean unmount, the other nodes keep it in ``o2hb/livenodes``
+    until ``dead_threshold`` heartbeats are missed (2 s each): waiting is the fix.
+    """
+
+
 @dataclasses.dataclass(frozen=True)
 class Step:
     node: str
@@ -294,7 +302,7 @@ def check_remove(config: cluster.ClusterConfig, name: str, *,
                         f"{', '.join(domains)}: it has not finished unmounting; wait for it "
                         "or unmount there, then retry")
     if live is not None and node.number in set(live):
-        raise PlanError(f"{name} (node {node.number}) is still heartbeating: unmount "
+        raise StillHeartbeating(f"{name} (node {node.number}) is still heartbeating: unmount "
                         f"everything on {name} (global heartbeat: `o2cb stop-heartbeat "
                         f"{config.name}` there) and retry")
     return node

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from typing import Any
 
 from cinder_ocfs2 import cluster, executor, o2cb
@@ -45,6 +46,10 @@ examples:
       --peer node3='ssh node3' --dry-run
   cinder-ocfs2 node remove node3 --peer node2='ssh node2' --peer node3='ssh node3' --yes
 """
+
+
+WAIT_STEP = 5  # seconds between looks at a removed node's heartbeat
+_sleep = time.sleep
 
 
 def gather_members(args: argparse.Namespace) -> dict[str, tuple[tuple[str, ...], dict[str, Any]]]:
@@ -148,7 +153,8 @@ def run_add(args: argparse.Namespace) -> int:
     return common.EXIT_OK
 
 
-def run_remove(args: argparse.Namespace) -> int:
+def _remove_plan(args: argparse.Namespace
+                 ) -> tuple[o2cb.Plan, str, dict[str, tuple[tuple[str, ...], dict[str, Any]]]]:
     members = gather_members(args)
     confs = {name: facts.conf_from_facts(f) for name, (_, f) in members.items()}
     name = cluster_name(args, confs)
@@ -167,11 +173,28 @@ def run_remove(args: argparse.Namespace) -> int:
         if f.get("o2hb_livenodes") is not None:
             have_live = True
             live.update(f["o2hb_livenodes"])
-    try:
-        plan = o2cb.plan_remove_node(name, args.name, confs, mounting=mounting,
-                                     dlm_members=dlm, live=live if have_live else None)
-    except o2cb.PlanError as exc:
-        raise common.Refused(str(exc)) from exc
+    plan = o2cb.plan_remove_node(name, args.name, confs, mounting=mounting,
+                                 dlm_members=dlm, live=live if have_live else None)
+    return plan, name, members
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    deadline = time.monotonic() + args.wait
+    while True:
+        try:
+            plan, name, members = _remove_plan(args)
+            break
+        except o2cb.StillHeartbeating as exc:
+            # a node that has just unmounted stays "live" on its peers until
+            # they miss dead_threshold heartbeats: that ends by itself
+            if time.monotonic() >= deadline:
+                raise common.Refused(f"{exc} (waited {args.wait} s; raise --wait to "
+                                     "wait longer)") from exc
+            common.say(f"{args.name} is idle but its heartbeat has not timed out on "
+                       f"every peer yet; checking again in {WAIT_STEP} s")
+            _sleep(WAIT_STEP)
+        except o2cb.PlanError as exc:
+            raise common.Refused(str(exc)) from exc
     _print_plan(plan, args.json)
     if args.dry_run:
         return common.EXIT_OK
@@ -213,4 +236,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                         epilog=HELP_EPILOG + "\n" + common.EXIT_CODES_HELP,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     common_args(r)
+    r.add_argument("--wait", type=int, default=90, metavar="SECONDS",
+                   help="how long to wait for an idle node's heartbeat to time out on its "
+                        "peers (o2cb's dead_threshold; default: %(default)s)")
     r.set_defaults(func=run_remove)

@@ -27,6 +27,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 import uuid as uuidlib
 
 import pytest
@@ -346,3 +347,20 @@ def test_node_add_then_remove_a_third_node_online(lab, node1, node2):
         assert not [f for f in json.loads(d.stdout)["findings"] if f["severity"] == "error"]
     finally:
         lab.kill("node3")
+        _wait_heartbeat_gone(node1, number=2)
+
+
+def _wait_heartbeat_gone(node, number: int, timeout: float = 120.0) -> None:
+    """Until ``node`` no longer sees node ``number`` heartbeat.
+
+    A node killed or unmounted stays live on its peers for o2cb's dead
+    threshold.  Powering off another node inside that window would leave
+    ``node`` with a minority of a three-node quorum, and it would fence itself.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        live = node.exec(["cat", "/sys/kernel/debug/o2hb/livenodes"]).stdout.split()
+        if str(number) not in live:
+            return
+        time.sleep(2)
+    pytest.fail(f"{node.name} still sees node {number} heartbeat after {timeout:.0f} s")

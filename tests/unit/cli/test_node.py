@@ -21,6 +21,7 @@ import os
 import pytest
 
 from cinder_ocfs2.cli import facts, main
+from cinder_ocfs2.cli import node as node_cli
 
 from .conftest import UUID, answer_fs_tools, node_tree
 
@@ -146,3 +147,47 @@ def test_remove_idle_node(cluster_facts, fake_exec, capsys):
         ["o2cb", "register-cluster", "labcluster"],
     ]
     assert not fake_exec.ran("remove-cluster")
+
+
+def _idle_node2(cluster_facts):
+    f2 = cluster_facts["node2"]
+    f2["filesystems"] = []
+    f2["dlm_domains"] = {}
+    f2["o2hb_livenodes"] = []
+    f1 = cluster_facts["node1"]
+    f1["filesystems"][0]["mounted_on"] = ["node1"]
+    f1["dlm_domains"] = {k: {**v, "domain_map": [0]} for k, v in f1["dlm_domains"].items()}
+    return f1, f2
+
+
+def test_remove_waits_for_a_just_unmounted_nodes_heartbeat_to_time_out(
+        cluster_facts, fake_exec, capsys, monkeypatch):
+    f1, f2 = _idle_node2(cluster_facts)
+    f1["o2hb_livenodes"] = [0, 1]  # node1 still sees node2's heartbeat
+    fake_exec.on(["ssh", "node2", "cinder-ocfs2"], json_out=f2)
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        f1["o2hb_livenodes"] = [0]  # ... and then it times out
+
+    monkeypatch.setattr(node_cli, "_sleep", sleep)
+    rc = main.main(["node", "remove", "node2", "--yes", "--peer", "node2=ssh node2"])
+    assert rc == 0, capsys.readouterr().err
+    assert slept == [node_cli.WAIT_STEP]
+    assert "heartbeat has not timed out" in capsys.readouterr().err
+    assert fake_exec.ran("remove-node")
+
+
+def test_remove_refused_when_the_heartbeat_outlasts_the_wait(cluster_facts, fake_exec, capsys,
+                                                             monkeypatch):
+    f1, f2 = _idle_node2(cluster_facts)
+    f1["o2hb_livenodes"] = [0, 1]
+    fake_exec.on(["ssh", "node2", "cinder-ocfs2"], json_out=f2)
+    monkeypatch.setattr(node_cli, "_sleep", lambda s: None)
+    rc = main.main(["node", "remove", "node2", "--yes", "--wait", "0",
+                    "--peer", "node2=ssh node2"])
+    assert rc == 5
+    err = capsys.readouterr().err
+    assert "node2 (node 1) is still heartbeating" in err and "raise --wait" in err
+    assert not fake_exec.ran("remove-node")

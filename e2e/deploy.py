@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from e2e import clients, config, control, keystone, nodes, procs
+from e2e import clients, config, control, keystone, nodes, nova, procs
 from lab import config as lab_config
 from lab.lab import Lab
 
@@ -137,6 +137,8 @@ def up(say: Say = _say) -> Lab:
         keystone.start(say, glance)
     control.start_cinder(say, glance_endpoint=glance)
     clients.write(glance)
+    if config.NOVA:
+        nova.up(say, glance_url=glance)
     changed = nodes.configure(lab, glance)
     # A node's cinder.conf changed (E2E_AUTH, new ids): restart its services with it.
     # glance-api is not cinder's but is restarted with them (cheap).
@@ -174,6 +176,7 @@ def down(say: Say = _say, lab_too: bool = True) -> None:
             nodes.stop(lab)
         except Exception as exc:  # noqa: BLE001 - the nodes may be gone already
             say(f"e2e: could not stop node services cleanly: {exc}")
+    nova.down()  # no-op unless E2E_NOVA=1 started it
     control.down()
     if lab_too:
         lab.down()

@@ -19,9 +19,8 @@ written zeros), then each method copies it to ``--other-dir``:
 
 * sparse_copy            ``reflink.sparse_copy``, the driver's copy (the code
                          under test): data extents only (SEEK_DATA/SEEK_HOLE),
-                         read in 8 MiB chunks with readahead of the next one
-                         and written with O_DIRECT, all-zero MiBs left as holes
-                         (copy_file_range where O_DIRECT is refused)
+                         copy_file_range per extent, on EXDEV pread/pwrite of
+                         1 MiB with all-zero MiBs left as holes
 * qemu-img -t none       ``qemu-img convert -t none -f raw -O raw`` (the
                          baseline of bench_reflink.py and of the ratios)
 * qemu-img               ``qemu-img convert -f raw -O raw``: what Cinder's

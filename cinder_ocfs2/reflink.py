@@ -22,10 +22,8 @@ implements it (``remap_file_range``) when the filesystem was made with the
 
 A reflink cannot cross filesystems (``EXDEV``); :func:`copy` then falls back
 to :func:`sparse_copy`, which walks the data extents with
-``SEEK_DATA``/``SEEK_HOLE`` and copies only those, so the copy keeps the
-apparent size and the holes of the source.  It writes with ``O_DIRECT``
-where the filesystem allows it (as ``qemu-img convert -t none`` does) and
-with ``copy_file_range`` otherwise.
+``SEEK_DATA``/``SEEK_HOLE`` and copies only those with ``copy_file_range``,
+so the copy keeps the apparent size and the holes of the source.
 
 Every function that creates ``dst`` builds it under a temporary name in the
 same directory (``volumes.building``: ``.tmp-<basename>-<hex>``), fsyncs it
@@ -42,7 +40,6 @@ import contextlib
 import errno
 import fcntl
 import logging
-import mmap
 import os
 import threading
 
@@ -67,11 +64,7 @@ _CFR_FALLBACK_ERRNOS = frozenset({errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP,
 #: Upper bound of one copy_file_range / pread call.
 _CHUNK = 1 << 30
 _FALLBACK_CHUNK = 1 << 20
-_ZEROS = bytes(_FALLBACK_CHUNK)
-#: O_DIRECT copies: chunk size, and the offset/length alignment they need
-#: (the filesystem block; OCFS2 extents from SEEK_DATA are cluster-aligned).
-_DIRECT_CHUNK = 8 << 20
-_DIRECT_ALIGN = 4096  # memcmp against it stops at the first data byte
+_ZEROS = bytes(_FALLBACK_CHUNK)  # memcmp against it stops at the first data byte
 _PROBE_BYTES = 64 * 1024  # larger than OCFS2 inline data, one extent at most
 
 
@@ -257,99 +250,20 @@ def _copy_range(src_fd: int, dst_fd: int, offset: int, length: int) -> bool:
     return True
 
 
-def _open_direct(path: str) -> int | None:
-    """A second, ``O_DIRECT`` write descriptor of ``path``; None where refused (tmpfs)."""
-    try:
-        return os.open(path, os.O_WRONLY | os.O_DIRECT | os.O_CLOEXEC)
-    except OSError as exc:
-        if exc.errno == errno.EINVAL:
-            return None
-        raise
-
-
-def _data_runs(buf: mmap.mmap, n: int) -> list[tuple[int, int]]:
-    """``[(start, stop), ...]`` of ``buf[:n]`` without its all-zero 1 MiB blocks.
-
-    Written zeros are data to ``SEEK_DATA``; skipping them keeps the copy as
-    sparse as ``qemu-img convert`` makes it.
-    """
-    runs: list[tuple[int, int]] = []
-    for a in range(0, n, _FALLBACK_CHUNK):
-        b = min(a + _FALLBACK_CHUNK, n)
-        if buf[a:b] == (_ZEROS if b - a == _FALLBACK_CHUNK else bytes(b - a)):
-            continue
-        if runs and runs[-1][1] == a:
-            runs[-1] = (runs[-1][0], b)
-        else:
-            runs.append((a, b))
-    return runs
-
-
-def _copy_direct(src_fd: int, direct_fd: int, buf: mmap.mmap, offset: int, end: int) -> None:
-    """Copy ``[offset, end)`` (block-aligned) through ``buf`` with ``O_DIRECT`` writes.
-
-    Each chunk is read through the page cache, the next one is handed to
-    readahead (``POSIX_FADV_WILLNEED``) and the chunk is written straight to
-    the disk, so reading and writing overlap without a second thread and the
-    written data is not copied into the page cache: the work that made
-    ``copy_file_range`` (a splice through two page caches) slower than
-    ``qemu-img convert -t none``.  All-zero blocks are not written.
-    """
-    view = memoryview(buf)
-    try:
-        while offset < end:
-            n = min(len(buf), end - offset)
-            got = 0
-            while got < n:
-                r = os.preadv(src_fd, [view[got:n]], offset + got)
-                if r == 0:
-                    raise ReflinkError(f"source shrank while copying (EOF at {offset + got})")
-                got += r
-            if offset + n < end:
-                os.posix_fadvise(src_fd, offset + n, min(len(buf), end - offset - n),
-                                 os.POSIX_FADV_WILLNEED)
-            for start, stop in _data_runs(buf, n):
-                while start < stop:
-                    start += os.pwrite(direct_fd, view[start:stop], offset + start)
-            offset += n
-    finally:
-        view.release()
-
-
 def _sparse_into(src: str, dst: str) -> None:
     src_fd = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
     try:
         size = os.fstat(src_fd).st_size
         dst_fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        direct_fd = None
-        buf = None
         try:
             os.ftruncate(dst_fd, size)
             use_cfr = hasattr(os, "copy_file_range")
             for offset, length in data_extents(src_fd, size):
-                end = offset + length
-                if offset % _DIRECT_ALIGN == 0 and length >= _DIRECT_ALIGN:
-                    if buf is None:
-                        direct_fd = _open_direct(dst)
-                        buf = mmap.mmap(-1, _DIRECT_CHUNK)  # page-aligned, as O_DIRECT needs
-                    if direct_fd is not None:
-                        aligned = offset + length - length % _DIRECT_ALIGN
-                        _copy_direct(src_fd, direct_fd, buf, offset, aligned)
-                        offset = aligned  # an unaligned tail (at EOF) goes below
-                if offset == end:
-                    continue
                 if use_cfr:
-                    use_cfr = _copy_range(src_fd, dst_fd, offset, end - offset)
+                    use_cfr = _copy_range(src_fd, dst_fd, offset, length)
                 else:
-                    _copy_range_rw(src_fd, dst_fd, offset, end - offset)
+                    _copy_range_rw(src_fd, dst_fd, offset, length)
         finally:
-            if buf is not None:
-                # a failed write's traceback may still hold a slice of it;
-                # the map is then freed with that traceback
-                with contextlib.suppress(BufferError):
-                    buf.close()
-            if direct_fd is not None:
-                os.close(direct_fd)
             os.close(dst_fd)
     finally:
         os.close(src_fd)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
-import mmap
 import os
 import pathlib
 import stat
@@ -305,13 +304,6 @@ def test_data_extents_without_seek_data_is_all_data():
         assert reflink.data_extents(3, 100) == [(0, 100)]
 
 
-@pytest.fixture
-def no_direct():
-    """A filesystem that refuses O_DIRECT (as tmpfs does)."""
-    with mock.patch.object(reflink, "_open_direct", lambda path: None):
-        yield
-
-
 def _assert_same_sparse_file(src, dst, size):
     s, d = os.stat(src), os.stat(dst)
     assert d.st_size == s.st_size == size
@@ -336,7 +328,7 @@ def test_sparse_copy_preserves_data_size_and_holes(where):
     assert leftovers(where) == []
 
 
-def test_sparse_copy_falls_back_to_pread_pwrite(tmp_path, no_direct):
+def test_sparse_copy_falls_back_to_pread_pwrite(tmp_path):
     """copy_file_range refusing (EXDEV on old kernels) must not lose holes."""
     src = tmp_path / "src"
     size = 64 * MiB
@@ -356,13 +348,11 @@ def test_sparse_copy_grows_and_sets_mode(tmp_path):
     assert st.st_size == 3 * MiB and stat.S_IMODE(st.st_mode) == 0o600
 
 
-@pytest.mark.parametrize("call", ["copy_file_range", "pwrite"])
-def test_sparse_copy_error_leaves_nothing(tmp_path, call):
+def test_sparse_copy_error_leaves_nothing(tmp_path):
     src = tmp_path / "src"
-    make_sparse(src, MiB, {0: os.urandom(8192)})
-    with mock.patch.object(reflink.os, call, side_effect=OSError(errno.ENOSPC, "full")), \
-            mock.patch.object(reflink, "_open_direct",
-                              reflink._open_direct if call == "pwrite" else lambda path: None):
+    make_sparse(src, MiB, {0: b"x"})
+    with mock.patch.object(reflink.os, "copy_file_range",
+                           side_effect=OSError(errno.ENOSPC, "full")):
         with pytest.raises(OSError):
             reflink.sparse_copy(src, tmp_path / "dst")
     assert not (tmp_path / "dst").exists()
@@ -436,7 +426,7 @@ def test_supports_reflink_transient_failure_not_cached(tmp_path):
     probe.assert_called_once()
 
 
-def test_rw_fallback_turns_zero_chunks_into_holes(tmp_path, no_direct):
+def test_rw_fallback_turns_zero_chunks_into_holes(tmp_path):
     """Written zeros are data to SEEK_DATA; the pread/pwrite path skips them."""
     src = tmp_path / "src"
     with open(src, "wb") as f:
@@ -447,40 +437,3 @@ def test_rw_fallback_turns_zero_chunks_into_holes(tmp_path, no_direct):
         reflink.sparse_copy(src, tmp_path / "dst")
     assert digest(tmp_path / "dst") == digest(src)
     assert os.stat(tmp_path / "dst").st_blocks * 512 <= 2 * MiB
-
-
-def test_direct_copy_skips_zero_blocks_and_copies_an_unaligned_tail(tmp_path):
-    """O_DIRECT path (ext4 here, OCFS2 on the nodes): written zeros become holes,
-    a tail that is not a whole block is still copied, and pages are aligned."""
-    src = tmp_path / "src"
-    data = os.urandom(MiB) + bytes(4 * MiB) + os.urandom(9 * MiB) + b"tail" * 333
-    with open(src, "wb") as f:
-        f.write(data)
-        os.fsync(f.fileno())
-    probe = reflink._open_direct(str(src))
-    if probe is None:
-        pytest.skip("this filesystem refuses O_DIRECT")
-    os.close(probe)
-    writes = []
-    real = os.pwrite
-
-    def pwrite(fd, view, offset):
-        writes.append((offset, len(view)))
-        return real(fd, view, offset)
-
-    with mock.patch.object(reflink.os, "pwrite", pwrite):
-        reflink.sparse_copy(src, tmp_path / "dst")
-    assert digest(tmp_path / "dst") == digest(src)
-    assert os.stat(tmp_path / "dst").st_blocks * 512 <= 11 * MiB
-    assert writes[:2] == [(0, MiB), (5 * MiB, 3 * MiB)]  # the zeros skipped, 8 MiB chunks
-    assert all(off % 4096 == 0 and n % 4096 == 0 for off, n in writes)
-
-
-def test_data_runs_merges_neighbours_and_skips_zeros():
-    buf = mmap.mmap(-1, 4 * MiB)
-    buf[MiB:MiB + 1] = b"x"
-    buf[2 * MiB + 5:2 * MiB + 6] = b"y"
-    assert reflink._data_runs(buf, 4 * MiB) == [(MiB, 3 * MiB)]
-    assert reflink._data_runs(buf, MiB) == []
-    assert reflink._data_runs(buf, MiB + 8192) == [(MiB, MiB + 8192)]
-    buf.close()

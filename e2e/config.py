@@ -89,10 +89,13 @@ HA_MODE = os.environ.get("E2E_HA_MODE", "cluster")
 GLANCE_PLACEMENT = os.environ.get("E2E_GLANCE", "node")
 BACKENDS = ("ocfs2", "ocfs2b")
 # "1": the compute control plane too (placement, nova-api/conductor/scheduler,
-# neutron-server; :mod:`e2e.nova`), from its own venv. Off until the nodes run
-# nova-compute, so ``make demo`` and CI are unchanged.
+# neutron-server; :mod:`e2e.nova`), from its own venv, and libvirtd plus
+# nova-compute on the nodes (:mod:`e2e.compute`; the lab's compute image,
+# LAB_COMPUTE). Off by default, so ``make demo`` and CI are unchanged.
 NOVA = os.environ.get("E2E_NOVA", "0") == "1"
 NOVA_VENV = Path(os.environ.get("E2E_NOVA_VENV", str(STATE_DIR.parent / "nova-venv")))
+# nova-compute's venv in the compute image (lab/image.py).
+NODE_NOVA_VENV = lab_config.GUEST_NOVA_VENV
 # Their Keystone users, in project SERVICE_PROJECT with role admin (SERVICE_PASSWORD).
 NOVA_USER = "nova"
 PLACEMENT_USER = "placement"

@@ -17,8 +17,10 @@
 brings the lab up (or reuses a running one), adds the second pool's and the
 second backend's disks, starts the control plane in the lab's netns (with
 Keystone unless ``E2E_AUTH=noauth``) and the
-services on the nodes, and waits until every service reports up. It is
-idempotent: what already runs is left alone.
+services on the nodes, and waits until every service reports up. With
+``E2E_NOVA=1`` also the compute control plane (:mod:`e2e.nova`) and libvirtd
+plus nova-compute on the nodes (:mod:`e2e.compute`, the lab's compute image).
+It is idempotent: what already runs is left alone.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from e2e import clients, config, control, keystone, nodes, nova, procs
+from e2e import clients, compute, config, control, keystone, nodes, nova, procs
 from lab import config as lab_config
 from lab.lab import Lab
 
@@ -75,6 +77,8 @@ def ensure_lab(say: Say = _say) -> tuple[Lab, bool]:
         except Exception:  # noqa: BLE001 - any failure means: boot a fresh one
             pass
     lab_config.NODE_MEMORY_MB = max(lab_config.NODE_MEMORY_MB, config.NODE_MEMORY_MB)
+    # E2E_NOVA=1: the image with libvirt, qemu and nova-compute (lab/image.py).
+    lab_config.COMPUTE = lab_config.COMPUTE or config.NOVA
     return lab.up(nodes=2, say=say), True
 
 
@@ -118,6 +122,8 @@ def up(say: Say = _say) -> Lab:
     t0 = time.monotonic()
     ensure_packages(say)
     lab, fresh = ensure_lab(say)
+    if config.NOVA:  # a reused lab may have been booted without nova-compute: say so now
+        compute.require_image(lab)
     if fresh:  # a new lab: yesterday's database describes volumes that no longer exist
         control.down()
         clean_state()
@@ -151,6 +157,8 @@ def up(say: Say = _say) -> Lab:
     wait_services(expected, since=since, say=say)
     if on_node:
         say(f"e2e: glance-api up at {glance} ({nodes.wait_glance():.0f}s more)")
+    if config.NOVA:
+        compute.up(lab, glance, say)
     ensure_volume_types(say)
     say(f"e2e: deployment up in {time.monotonic() - t0:.0f}s")
     return lab
@@ -173,6 +181,8 @@ def down(say: Say = _say, lab_too: bool = True) -> None:
     lab = Lab()
     if lab.state.nodes:
         try:
+            if config.NOVA:  # nova-compute first; nodes.stop ends any left either way
+                compute.stop(lab)
             nodes.stop(lab)
         except Exception as exc:  # noqa: BLE001 - the nodes may be gone already
             say(f"e2e: could not stop node services cleanly: {exc}")

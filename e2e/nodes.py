@@ -107,6 +107,9 @@ def rejoin(lab: Lab, name: str) -> float:
     for label in (config.SECOND_LABEL, config.BACKEND_B_LABEL):
         mount_everywhere(lab, label, pool_dir(label))
     start_services(lab)
+    if config.NOVA:  # libvirtd and nova-compute too (their configs survive the reboot)
+        from e2e import compute
+        compute.start_services(lab)
     return seconds
 
 
@@ -152,7 +155,11 @@ def node_conf(node: Node, glance_endpoint: str) -> str:
         "images_dir": glance_store_dir(),
         **internal_tenant(),
     }
-    return (config.TEMPLATES / "cinder-node.conf").read_text().format(**values)
+    text = (config.TEMPLATES / "cinder-node.conf").read_text().format(**values)
+    if config.NOVA:  # cinder-volume calls Nova (e2e.compute)
+        from e2e import compute
+        text += compute.cinder_nova_section()
+    return text
 
 
 def configure(lab: Lab, glance_endpoint: str) -> list[str]:
@@ -222,6 +229,18 @@ def _spawn(node: Node, service: str, argv: list[str], pids: dict[str, dict[str, 
                      log=log, env={"PYTHONPATH": config.NODE_SRC})
     pids.setdefault(node.name, {})[service] = pid
     _save_pids(pids)
+
+
+def spawn(node: Node, service: str, argv: list[str]) -> None:
+    """Start ``service`` on ``node`` unless it runs already (our pid for it is alive);
+    its pid is kept with the others, its output goes to :func:`guest_log`."""
+    _spawn(node, service, argv, _load_pids())
+
+
+def service_alive(node: Node, service: str) -> bool:
+    """True while the process we started as ``service`` on ``node`` runs."""
+    pid = _known(node, _load_pids()).get(service)
+    return bool(pid) and _alive(node, pid)
 
 
 def start_glance(lab: Lab, say: Say, db_sync: bool = True) -> None:

@@ -48,14 +48,16 @@ from pathlib import Path
 from typing import Any
 
 from e2e import config, control, procs
+from lab import image as lab_image
 
 Say = Callable[[str], None]
 
 #: One OpenStack release: 2026.2 "Hibiscus", the release of Cinder 29 and Keystone 30
 #: (nova 34's service version aliases end at Hibiscus; neutron 29 and placement 16
 #: were released with it, 2026-09-30). Upstream's constraints are not reachable from
-#: here, so the services are pinned and their libraries resolved by pip.
-PACKAGES = ("nova==34.0.0", "openstack-placement==16.0.0", "neutron==29.0.0",
+#: here, so the services are pinned and their libraries resolved by pip. nova's pin
+#: is the lab's compute image's (nova-compute on the nodes, :mod:`e2e.compute`).
+PACKAGES = (lab_image.NOVA_REQUIREMENT, "openstack-placement==16.0.0", "neutron==29.0.0",
             "psycopg2-binary")
 DATABASES = ("nova_api", "nova", "nova_cell0", "placement", "neutron")
 CELL = "cell1"
@@ -184,9 +186,14 @@ def service_argv(service: str) -> list[str]:
     return [_bin(service), "--config-file", str(base_dir() / "nova.conf")]
 
 
+def manage_argv(*args: str) -> list[str]:
+    """``nova-manage`` of the venv with the host side's nova.conf, then ``args``."""
+    return [_bin("nova-manage"), "--config-file", str(base_dir() / "nova.conf"), *args]
+
+
 def sync_commands() -> list[tuple[str, list[str]]]:
     """(label, argv) of the schema syncs and cell setup, in order; each is idempotent."""
-    nova = [_bin("nova-manage"), "--config-file", str(base_dir() / "nova.conf")]
+    nova = manage_argv()
     return [
         ("placement db sync", [_bin("placement-manage"), "--config-file",
                                str(base_dir() / "placement.conf"), "db", "sync"]),
@@ -260,8 +267,7 @@ def _timed(say: Say, label: str, argv: list[str]) -> None:
 
 
 def _cell_exists() -> bool:
-    nova = [_bin("nova-manage"), "--config-file", str(base_dir() / "nova.conf")]
-    out = procs.run([*nova, "cell_v2", "list_cells"], timeout=300).stdout
+    out = procs.run(manage_argv("cell_v2", "list_cells"), timeout=300).stdout
     return any(f" {CELL} " in line for line in out.splitlines())
 
 
@@ -281,6 +287,30 @@ def glance_from_catalog() -> str:
     return out[0] if out else config.glance_endpoint()
 
 
+def fresh_services(rows: list[dict[str, Any]], since: str = "") -> set[tuple[str, str]]:
+    """(binary, host) of the rows of ``compute service list -f json`` that are up
+    with a heartbeat newer than ``since`` (UTC, ISO format)."""
+    return {(r.get("Binary") or "", r.get("Host") or "") for r in rows
+            if r.get("State") == "up" and (r.get("Updated At") or "") > since}
+
+
+def compute_services(since: str = "") -> set[tuple[str, str]]:
+    """:func:`fresh_services` of the deployment now (empty if the API does not answer).
+
+    The heartbeats are written by nova-conductor, so their times are the host's
+    clock, whichever node a service runs on.
+    """
+    from e2e import clients
+
+    proc = clients.cli(["openstack", "compute", "service", "list", "-f", "json"],
+                       check=False)
+    try:
+        rows = json.loads(proc.stdout or "[]")
+    except ValueError:
+        rows = []
+    return fresh_services(rows if isinstance(rows, list) else [], since)
+
+
 def wait_compute_services(since: str = "", timeout: float = 300.0) -> float:
     """Until ``compute service list`` has conductor and scheduler up.
 
@@ -288,19 +318,9 @@ def wait_compute_services(since: str = "", timeout: float = 300.0) -> float:
     services' too) count: a service restarted a moment ago still shows "up"
     from its previous life.
     """
-    from e2e import clients
-
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        proc = clients.cli(["openstack", "compute", "service", "list", "-f", "json"],
-                           check=False)
-        try:
-            rows = json.loads(proc.stdout or "[]")
-        except ValueError:
-            rows = []
-        fresh = {r["Binary"] for r in rows
-                 if r.get("State") == "up" and (r.get("Updated At") or "") > since}
-        if set(DAEMONS) <= fresh:
+        if set(DAEMONS) <= {binary for binary, _ in compute_services(since)}:
             return time.monotonic() - t0
         time.sleep(5)
     raise procs.NotReady(f"nova-conductor/nova-scheduler not up after {timeout:.0f}s; "

@@ -58,6 +58,12 @@ RECONNECT_DELAY_MS = 2000
 GUEST_SRC = "/opt/cinder-ocfs2"  # read-only 9p share of REPO_ROOT
 GUEST_SHARE = "/lab-share"  # writable 9p share of STATE_DIR/share
 GUEST_VENV = "/opt/venv"
+# The compute image's second venv (nova-compute; sees Debian's python3-libvirt).
+GUEST_NOVA_VENV = "/opt/nova-venv"
+
+# LAB_COMPUTE=1: the node image also carries libvirt, qemu and nova-compute
+# (lab/image.py; e2e sets it from E2E_NOVA=1). Off: the image is unchanged.
+COMPUTE = os.environ.get("LAB_COMPUTE", "0") == "1"
 
 # VM sizing.
 NODE_MEMORY_MB = int(os.environ.get("LAB_NODE_MEMORY_MB", "1536"))

@@ -18,6 +18,11 @@ recipe below (packages, pip requirements, the baked PID 1 stub). The
 project's code is *not* baked in: it reaches the nodes through a 9p share, so
 a code change never forces a rebuild. Everything else the guest runs at boot
 (``lab/guest/init.sh``, ``lab/guest/agent.py``) is read from that share too.
+
+``LAB_COMPUTE=1`` (``config.COMPUTE``; e2e sets it with ``E2E_NOVA=1``) builds
+the compute variant: the same image plus libvirt, qemu and a second venv with
+nova-compute (:data:`COMPUTE_PACKAGES`, :data:`COMPUTE_SETUP`). Only then do
+they enter the recipe, so the default image and its hash stay what they were.
 """
 
 from __future__ import annotations
@@ -58,6 +63,27 @@ PACKAGES = (
 PIP_REQUIREMENTS = ("cinder>=29,<30", "psycopg2-binary", "PyMySQL", "glance")
 ROOT_SIZE = "6G"
 
+# The compute variant (config.COMPUTE). libvirt-daemon-system brings the stock
+# configuration and users (libvirt-qemu, groups libvirt and kvm); debootstrap
+# takes the first of its alternatives, so systemd comes along, unused (PID 1 is
+# the stub below). dosfstools: nova's vfat config drive (``mkfs -t vfat``), the
+# one the tiny guest can read (virtio-blk only; no iso9660 drive, no genisoimage).
+COMPUTE_PACKAGES = (
+    "qemu-system-x86",
+    "libvirt-daemon-system",
+    "libvirt-daemon-driver-qemu",
+    "libvirt-clients",
+    "python3-libvirt",
+    "dosfstools",
+)
+#: OpenStack 2026.2 "Hibiscus", the release of Cinder 29; e2e.nova pins the
+#: host side's nova to the same requirement.
+NOVA_REQUIREMENT = "nova==34.0.0"
+# --system-site-packages: libvirt's Python binding is Debian's python3-libvirt.
+COMPUTE_SETUP = f"""python3 -m venv --system-site-packages {config.GUEST_NOVA_VENV}
+{config.GUEST_NOVA_VENV}/bin/pip install --no-cache-dir -q {NOVA_REQUIREMENT!r}
+"""
+
 # PID 1 as baked into the image. It only mounts the repo share and hands over
 # to lab/guest/init.sh from the share, so boot logic can change freely.
 STUB_INIT = f"""#!/bin/sh
@@ -75,12 +101,29 @@ echo "lab-init: cannot mount the src share; dropping to a shell" >/dev/console
 exec /bin/sh </dev/console >/dev/console 2>&1
 """
 
-CHROOT_SETUP = f"""set -e
+_VENV_SETUP = f"""set -e
 python3 -m venv {config.GUEST_VENV}
 {config.GUEST_VENV}/bin/pip install --no-cache-dir -q {' '.join(repr(r) for r in PIP_REQUIREMENTS)}
-apt-get clean
+"""
+_CLEANUP = """apt-get clean
 rm -rf /var/lib/apt/lists/*
 """
+CHROOT_SETUP = _VENV_SETUP + _CLEANUP
+
+
+def packages() -> tuple[str, ...]:
+    """What debootstrap installs: :data:`PACKAGES`, plus the compute variant's."""
+    return PACKAGES + COMPUTE_PACKAGES if config.COMPUTE else PACKAGES
+
+
+def chroot_setup() -> str:
+    """The script run in the chroot: the venv(s), then the apt cleanup."""
+    return _VENV_SETUP + COMPUTE_SETUP + _CLEANUP if config.COMPUTE else CHROOT_SETUP
+
+
+def variant() -> str:
+    """``compute`` or ``default``: which image :func:`current` is."""
+    return "compute" if config.COMPUTE else "default"
 
 
 @dataclass(frozen=True)
@@ -115,6 +158,8 @@ def recipe_hash() -> str:
         "root_size": ROOT_SIZE,
         "version": 1,
     }
+    if config.COMPUTE:  # only then: the default recipe (and hash) is unchanged
+        recipe["compute"] = {"packages": COMPUTE_PACKAGES, "setup": COMPUTE_SETUP}
     blob = json.dumps(recipe, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -159,7 +204,7 @@ def _populate(rootfs: Path, log: Path) -> None:
     (rootfs / "proc").mkdir(exist_ok=True)
     _run(["mount", "-t", "proc", "proc", str(rootfs / "proc")], log)
     try:
-        _run(["chroot", str(rootfs), "/bin/sh", "-c", CHROOT_SETUP], log, env=env)
+        _run(["chroot", str(rootfs), "/bin/sh", "-c", chroot_setup()], log, env=env)
     finally:
         subprocess.run(["umount", "-l", str(rootfs / "proc")], check=False)
     (rootfs / "etc/resolv.conf").write_text("")
@@ -181,8 +226,21 @@ def _safe_rmtree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _variant_of(entry: Path) -> str:
+    """The variant a built image was made as (images from before variants: default)."""
+    try:
+        return json.loads((entry / "READY").read_text()).get("variant", "default")
+    except (OSError, ValueError, AttributeError):
+        return "default"
+
+
 def _prune(keep: Path) -> None:
-    """Delete images of older recipes (each is a few GB) that no running qemu uses."""
+    """Delete images of older recipes (each is a few GB) that no running qemu uses.
+
+    Only those of ``keep``'s variant: switching LAB_COMPUTE on and off does not
+    rebuild the other variant's image each time.
+    """
+    kind = _variant_of(keep)
     in_use = b""
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
@@ -190,7 +248,7 @@ def _prune(keep: Path) -> None:
         except OSError:
             pass
     for entry in config.CACHE_DIR.iterdir():
-        if entry == keep or not (entry / "READY").exists():
+        if entry == keep or not (entry / "READY").exists() or _variant_of(entry) != kind:
             continue
         if str(entry).encode() in in_use:  # a running node boots from it
             continue
@@ -209,8 +267,9 @@ def build(force: bool = False, say: Callable[[str], None] = print) -> Image:
     work.mkdir(parents=True)
     log = work / "build.log"
     t0 = time.monotonic()
-    say(f"lab: building node image {image.dir.name} (log: {log})")
-    _run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
+    say(f"lab: building node image {image.dir.name}"
+        f"{' (compute: libvirt, qemu, nova-compute)' if config.COMPUTE else ''} (log: {log})")
+    _run(["debootstrap", "--variant=minbase", f"--include={','.join(packages())}",
           SUITE, str(rootfs), MIRROR], log)
     say(f"lab: debootstrap done in {time.monotonic() - t0:.0f}s; installing the venv")
     _populate(rootfs, log)
@@ -224,7 +283,10 @@ def build(force: bool = False, say: Callable[[str], None] = print) -> Image:
     _run(["mkfs.ext4", "-q", "-F", "-L", "labroot", "-d", str(rootfs),
           str(work / "root.img"), ROOT_SIZE], log)
     _safe_rmtree(rootfs)
-    (work / "READY").write_text(json.dumps({"built_s": round(time.monotonic() - t0)}))
+    ready: dict[str, object] = {"built_s": round(time.monotonic() - t0)}
+    if config.COMPUTE:
+        ready["variant"] = variant()
+    (work / "READY").write_text(json.dumps(ready))
     shutil.rmtree(image.dir, ignore_errors=True)
     work.rename(image.dir)
     _prune(keep=image.dir)

@@ -419,8 +419,29 @@ class OCFS2Driver(driver.VolumeDriver):
                 f"a reflink is impossible ({why}) and ocfs2_sparse_copy_fallback is False"))
         LOG.info("Sparse copy of %(src)s to %(dst)s: %(why)s", {"src": src, "dst": dst,
                                                                  "why": why})
+        if src_pool.uuid != dst_pool.uuid:
+            self._convert(src, dst, size)
+            return "qemu-img"
         _native(reflink.sparse_copy)(src, dst, size=size, mode=self._mode)
         return "sparse"
+
+    def _convert(self, src: str, dst: str, size: int | None) -> None:
+        """Copy ``src`` to ``dst`` on another filesystem with ``qemu-img convert``.
+
+        qemu-img keeps the holes and writes with O_DIRECT (``-t none``) where the
+        target filesystem takes it: on the lab's shared disk 1.12-1.19x faster
+        than our own copy loop (bench/README.md).  It runs as a green subprocess
+        from the hub, like Cinder's image conversions; the file steps go to native
+        threads.  Built as a temp file beside ``dst`` and renamed over it, like
+        every other copy.  (Not Cinder's ``convert_image``: its format check would
+        refuse a raw volume whose tenant wrote an image header into it.)
+        """
+        with contextlib.ExitStack() as stack:
+            tmp = _native(stack.enter_context)(volumes.building(dst))
+            direct = _native(volumes.direct_io_ok)(tmp)
+            executor.run(reflink.convert_argv(src, tmp, direct=direct), timeout=None)
+            _native(volumes.seal)(tmp, size or 0, mode=self._mode)
+            _native(volumes.publish)(tmp, dst)
 
     # ------------------------------------------------------------ volumes
     @_translate

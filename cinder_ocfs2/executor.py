@@ -59,7 +59,8 @@ class CommandError(Exception):
             f"command {shlex.join(self.argv)!r} failed (exit {returncode}): {detail}")
 
 
-def _subprocess_run(argv: Sequence[str], timeout: float, input: str | None) -> Result:
+def _subprocess_run(argv: Sequence[str], timeout: float | None,
+                    input: str | None) -> Result:
     try:
         proc = subprocess.run(list(argv), capture_output=True, text=True,
                               timeout=timeout, input=input, check=False,
@@ -71,17 +72,18 @@ def _subprocess_run(argv: Sequence[str], timeout: float, input: str | None) -> R
     return Result(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
 
 
-Runner = Callable[[Sequence[str], float, "str | None"], Result]
+Runner = Callable[[Sequence[str], "float | None", "str | None"], Result]
 
 #: Replaceable in tests; production code never assigns it.
 runner: Runner = _subprocess_run
 
 
-def run(argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT, check: bool = True,
+def run(argv: Sequence[str], *, timeout: float | None = DEFAULT_TIMEOUT, check: bool = True,
         input: str | None = None, root_helper: Sequence[str] = ()) -> Result:
     """Run ``argv`` and return its :class:`Result`.
 
     ``check=True`` raises :class:`CommandError` on a non-zero exit.
+    ``timeout=None`` waits as long as the command runs (a copy of a large volume).
     ``root_helper`` (for example ``("sudo", "cinder-rootwrap", conf)``) is
     prepended when the command needs privileges the caller lacks.
     """

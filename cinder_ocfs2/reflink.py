@@ -280,6 +280,17 @@ def sparse_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
     _atomically(_sparse_into, os.fspath(src), os.fspath(dst), size, mode)
 
 
+def convert_argv(src: str, dst: str, *, direct: bool) -> list[str]:
+    """``qemu-img convert`` of raw ``src`` to a new raw ``dst``, holes kept.
+
+    For copies between filesystems (the driver runs it through
+    :mod:`cinder_ocfs2.executor`).  ``direct``: write with O_DIRECT
+    (``-t none``), which keeps a large copy out of the page cache.
+    """
+    cache = ["-t", "none"] if direct else []
+    return ["qemu-img", "convert", "-f", "raw", "-O", "raw", *cache, src, dst]
+
+
 # ------------------------------------------------------------------ policy
 
 def copy(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,

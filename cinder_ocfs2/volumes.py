@@ -129,6 +129,24 @@ def building(final: str) -> Iterator[str]:
             os.close(guard)
 
 
+def direct_io_ok(path: str) -> bool:
+    """Create ``path`` (empty) with O_DIRECT: does its filesystem take direct I/O?
+
+    OCFS2 does; tmpfs does not (EINVAL).  The file is left for the caller,
+    who builds into it.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_DIRECT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        os.close(fd)
+        return False
+    os.close(fd)
+    return True
+
+
 def _allocate(fd: int, offset: int, length: int) -> None:
     if length > 0:
         os.posix_fallocate(fd, offset, length)

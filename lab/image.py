@@ -64,10 +64,14 @@ PIP_REQUIREMENTS = ("cinder>=29,<30", "psycopg2-binary", "PyMySQL", "glance")
 ROOT_SIZE = "6G"
 
 # The compute variant (config.COMPUTE). libvirt-daemon-system brings the stock
-# configuration and users (libvirt-qemu, groups libvirt and kvm); debootstrap
-# takes the first of its alternatives, so systemd comes along, unused (PID 1 is
-# the stub below). dosfstools: nova's vfat config drive (``mkfs -t vfat``), the
-# one the tiny guest can read (virtio-blk only; no iso9660 drive, no genisoimage).
+# configuration and users (libvirt-qemu, groups libvirt and kvm). It is installed
+# by apt inside the chroot, not by debootstrap: debootstrap's resolver takes the
+# first alternative of each dependency and leaves polkitd and systemd-container
+# unconfigured (no logind, no dbus). apt pulls them in properly; systemd comes
+# along, unused (PID 1 is the stub below), and policy-rc.d keeps every service
+# from starting in the chroot. dosfstools: nova's vfat config drive
+# (``mkfs -t vfat``), the one the tiny guest can read (virtio-blk only; no
+# iso9660 drive, no genisoimage).
 COMPUTE_PACKAGES = (
     "qemu-system-x86",
     "libvirt-daemon-system",
@@ -80,7 +84,12 @@ COMPUTE_PACKAGES = (
 #: host side's nova to the same requirement.
 NOVA_REQUIREMENT = "nova==34.0.0"
 # --system-site-packages: libvirt's Python binding is Debian's python3-libvirt.
-COMPUTE_SETUP = f"""python3 -m venv --system-site-packages {config.GUEST_NOVA_VENV}
+COMPUTE_SETUP = f"""printf '#!/bin/sh\\nexit 101\\n' >/usr/sbin/policy-rc.d
+chmod 755 /usr/sbin/policy-rc.d
+apt-get update -q
+apt-get install -y -q --no-install-recommends {' '.join(COMPUTE_PACKAGES)}
+rm -f /usr/sbin/policy-rc.d
+python3 -m venv --system-site-packages {config.GUEST_NOVA_VENV}
 {config.GUEST_NOVA_VENV}/bin/pip install --no-cache-dir -q {NOVA_REQUIREMENT!r}
 """
 
@@ -112,8 +121,8 @@ CHROOT_SETUP = _VENV_SETUP + _CLEANUP
 
 
 def packages() -> tuple[str, ...]:
-    """What debootstrap installs: :data:`PACKAGES`, plus the compute variant's."""
-    return PACKAGES + COMPUTE_PACKAGES if config.COMPUTE else PACKAGES
+    """What debootstrap installs (the compute variant's packages come from apt)."""
+    return PACKAGES
 
 
 def chroot_setup() -> str:

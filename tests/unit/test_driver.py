@@ -382,6 +382,41 @@ class OCFS2DriverTestCase(DriverFixture):
         self.assertFalse(os.path.exists(snap_path))
         self.drv.delete_snapshot(snap)
 
+    def test_clone_across_filesystems_is_qemu_img_convert(self):
+        vol = self._volume()
+        self.drv.create_volume(vol)
+        path = self.drv.local_path(vol)
+        self._write(path, b"data at 300 MiB", 300 * 1024 * 1024)
+        copy = self._volume(id=fake.VOLUME2_ID, pool="vol2", size=2)
+        with mock.patch.object(driver.reflink, "sparse_copy") as sparse, \
+                mock.patch.object(driver.executor, "run",
+                                  wraps=driver.executor.run) as run:
+            self.drv.create_cloned_volume(copy, vol)
+        sparse.assert_not_called()
+        argv = run.call_args.args[0]
+        self.assertEqual(["qemu-img", "convert", "-f", "raw", "-O", "raw"], argv[:6])
+        self.assertEqual(path, argv[-2])
+        self.assertIsNone(run.call_args.kwargs["timeout"])
+        dst = self.drv.local_path(copy)
+        self.assertEqual(b"data at 300 MiB", self._read(dst, 15, 300 * 1024 * 1024))
+        st = os.stat(dst)
+        self.assertEqual(2 * GiB, st.st_size)  # grown to the new volume's size
+        self.assertEqual(0o660, st.st_mode & 0o777)
+        self.assertLess(st.st_blocks * 512, 16 * 1024 * 1024)  # the holes stayed holes
+        self.assertEqual([copy.name], os.listdir(self.vol2))  # no temp file left
+
+    def test_failed_convert_leaves_nothing_and_says_why(self):
+        vol = self._volume()
+        self.drv.create_volume(vol)
+        copy = self._volume(id=fake.VOLUME2_ID, pool="vol2")
+        err = driver.executor.CommandError(["qemu-img"], 1, stderr="qemu-img: error while "
+                                           "writing at byte 0: Input/output error")
+        with mock.patch.object(driver.executor, "run", side_effect=err):
+            exc = self.assertRaises(cinder_exception.VolumeBackendAPIException,
+                                    self.drv.create_cloned_volume, copy, vol)
+        self.assertIn("Input/output error", str(exc))
+        self.assertEqual([], os.listdir(self.vol2))
+
     def test_clone_uses_reflink_on_same_refcount_fs(self):
         vol = self._volume()
         self.drv.create_volume(vol)

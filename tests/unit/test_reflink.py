@@ -437,3 +437,9 @@ def test_rw_fallback_turns_zero_chunks_into_holes(tmp_path):
         reflink.sparse_copy(src, tmp_path / "dst")
     assert digest(tmp_path / "dst") == digest(src)
     assert os.stat(tmp_path / "dst").st_blocks * 512 <= 2 * MiB
+
+
+def test_convert_argv_raw_to_raw() -> None:
+    assert reflink.convert_argv("/a/v", "/b/.t", direct=True) == [
+        "qemu-img", "convert", "-f", "raw", "-O", "raw", "-t", "none", "/a/v", "/b/.t"]
+    assert "-t" not in reflink.convert_argv("/a/v", "/b/.t", direct=False)

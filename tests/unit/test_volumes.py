@@ -125,6 +125,26 @@ def test_building_cleans_up(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_direct_io_ok_creates_the_file(tmp_path):
+    path = str(tmp_path / "v.tmp")
+    assert volumes.direct_io_ok(path) in (True, False)  # the host's filesystem decides
+    assert os.path.getsize(path) == 0
+
+
+def test_direct_io_refused_still_creates_the_file(tmp_path):
+    path = str(tmp_path / "v.tmp")
+    real_open = os.open
+
+    def no_direct(p, flags, *args):
+        if flags & os.O_DIRECT:
+            raise OSError(errno.EINVAL, "Invalid argument")  # tmpfs
+        return real_open(p, flags, *args)
+
+    with mock.patch("os.open", side_effect=no_direct):
+        assert volumes.direct_io_ok(path) is False
+    assert os.path.exists(path)
+
+
 def test_cleanup_orphans(tmp_path):
     old = tmp_path / ".tmp-volume-1-0123456789ab"
     new = tmp_path / ".tmp-volume-2-0123456789ab"

@@ -17,8 +17,14 @@ For each size, a source volume is written in ``--dir`` (fully written, no
 holes; with ``--zeros`` also a second one in which every other 8 MiB is
 written zeros), then each method copies it to ``--other-dir``:
 
-* sparse_copy            ``reflink.sparse_copy``, the driver's copy (the code
-                         under test): data extents only (SEEK_DATA/SEEK_HOLE),
+* driver                 the driver's copy between filesystems since
+                         2026-12-06 (``OCFS2Driver._convert``): the argv of
+                         ``reflink.convert_argv``, ``qemu-img convert`` with
+                         ``-t none`` where ``volumes.direct_io_ok`` says the
+                         target takes O_DIRECT
+* sparse_copy            ``reflink.sparse_copy``, the driver's copy within a
+                         filesystem without refcount (and between filesystems
+                         before): data extents only (SEEK_DATA/SEEK_HOLE),
                          copy_file_range per extent, on EXDEV pread/pwrite of
                          1 MiB with all-zero MiBs left as holes
 * qemu-img -t none       ``qemu-img convert -t none -f raw -O raw`` (the
@@ -69,7 +75,7 @@ from bench_reflink import (
     write_volume,
 )
 
-from cinder_ocfs2 import executor, reflink
+from cinder_ocfs2 import executor, reflink, volumes
 
 #: The zero pattern of ``--zeros``: every other block of this size is zeros.
 ZERO_STRIDE = 8 * MiB
@@ -135,9 +141,14 @@ def methods(qemu: bool, direct_ok: bool) -> list[tuple[str, object]]:
             executor.run([*argv, *tail], timeout=7200)
         return fn
 
-    out: list[tuple[str, object]] = [
-        ("sparse_copy", lambda src, dst: reflink.sparse_copy(src, dst)),
-    ]
+    def driver(src: str, dst: str) -> None:
+        direct = volumes.direct_io_ok(dst)
+        executor.run(reflink.convert_argv(src, dst, direct=direct), timeout=None)
+
+    out: list[tuple[str, object]] = []
+    if qemu:
+        out.append(("driver", driver))
+    out.append(("sparse_copy", lambda src, dst: reflink.sparse_copy(src, dst)))
     if qemu and direct_ok:
         out.append(("qemu-img -t none", run(["qemu-img", "convert", "-t", "none",
                                              "-f", "raw", "-O", "raw"])))

@@ -160,6 +160,8 @@ def up(say: Say = _say) -> Lab:
     if config.NOVA:
         compute.up(lab, glance, say)
     ensure_volume_types(say)
+    if config.NOVA:
+        ensure_guest(say)
     say(f"e2e: deployment up in {time.monotonic() - t0:.0f}s")
     return lab
 
@@ -175,6 +177,27 @@ def ensure_volume_types(say: Say = _say) -> None:
     for name, specs in VOLUME_TYPES.items():
         ensure_type(name, **specs)
     say(f"e2e: volume types {', '.join(VOLUME_TYPES)} ready")
+
+
+#: What a new user boots (E2E_NOVA=1): the tiny guest (e2e/guest_image.py) and a
+#: flavor it fits, under emulation inside the emulated nodes.
+GUEST_IMAGE = "tiny-guest"
+FLAVOR = "tiny"
+FLAVOR_ARGS = ("--ram", "192", "--disk", "1", "--vcpus", "1")
+
+
+def ensure_guest(say: Say = _say) -> None:
+    """The tiny guest in Glance (built locally first) and flavor ``tiny``, once."""
+    from e2e import guest_image
+    from e2e.api import osc
+    t0 = time.monotonic()
+    path = guest_image.build()
+    if clients.cli(["openstack", "image", "show", GUEST_IMAGE], check=False).returncode:
+        osc("image", "create", "--disk-format", "raw", "--container-format", "bare",
+            "--public", "--file", str(path), GUEST_IMAGE)
+    if clients.cli(["openstack", "flavor", "show", FLAVOR], check=False).returncode:
+        osc("flavor", "create", *FLAVOR_ARGS, "--public", FLAVOR)
+    say(f"e2e: image {GUEST_IMAGE} and flavor {FLAVOR} ready ({time.monotonic() - t0:.0f}s)")
 
 
 def down(say: Say = _say, lab_too: bool = True) -> None:

@@ -156,12 +156,12 @@ def test_catalog_and_users() -> None:
     assert all(p.count("==") == 1 for p in nova.PACKAGES if p != "psycopg2-binary")
 
 
-def test_e2e_nova_is_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_e2e_nova_is_on_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     try:
         monkeypatch.delenv("E2E_NOVA", raising=False)
-        assert importlib.reload(config).NOVA is False
-        monkeypatch.setenv("E2E_NOVA", "1")
         assert importlib.reload(config).NOVA is True
+        monkeypatch.setenv("E2E_NOVA", "0")
+        assert importlib.reload(config).NOVA is False
     finally:
         monkeypatch.delenv("E2E_NOVA", raising=False)
         importlib.reload(config)

@@ -1,0 +1,256 @@
+# Copyright 2026 The cinder-ocfs2 Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Real VMs on OCFS2 volumes: Nova, libvirt and qemu on the lab nodes (issue 13's core).
+
+Runs against the deployment with Nova (``E2E_NOVA=1 python -m e2e up``, what
+``make demo`` brings up): nova-compute and libvirtd (stock configuration,
+``virt_type=qemu``) on both OCFS2 nodes. Every step drives the real
+``openstack`` CLI; the data is checked from inside the tiny guest
+(e2e/guest_image.py), which reports on its serial console, and again on the
+shared filesystem through a node.
+
+The core, in order: a server from the image; the seed's ``server add volume``
+/ ``server remove volume`` with the guest writing, and what libvirt does to
+the file's ownership; boot from volume; the volume written on node1 read by a
+guest on node2; live migration node2 -> node1 -> node2 while the guest writes
+a log, with no record lost; deleting the servers leaves the volumes
+``available`` with their data.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from e2e import clients, config, deploy, servers
+from e2e.api import force_delete, osc, osc_json, volume_file, wait, wait_gone
+from lab.lab import Lab
+
+pytestmark = pytest.mark.lab
+
+PREFIX = "vm-"
+S: dict[str, Any] = {}
+#: The data disk's size (MiB): the guest generates the pattern in busybox awk,
+#: about 20 s a MiB under nested emulation.
+DATA_MIB = 1
+#: Seconds: a boot of the tiny guest under TCG inside a TCG node takes 1-3 minutes.
+BOOT_TIMEOUT = 600
+
+
+def need(*keys: str) -> None:
+    missing = [k for k in keys if k not in S]
+    if missing:
+        pytest.skip(f"needs the result of an earlier step ({', '.join(missing)})")
+
+
+def booted(server: str) -> servers.Event:
+    return servers.wait_event(server, lambda e: e.kind == "boot", BOOT_TIMEOUT, "boot")
+
+
+def _volume(name: str, *extra: str) -> dict[str, Any]:
+    vol = osc_json("volume", "create", "--size", "1", "--type", "ocfs", *extra, name)
+    return wait("volume", vol["id"], "available", timeout=600)
+
+
+def test_00_clean_slate(deployment: Lab) -> None:
+    if not config.NOVA:
+        pytest.skip("the deployment has no Nova (E2E_NOVA=0)")
+    for srv in osc_json("server", "list", "--all-projects"):
+        if str(srv["Name"]).startswith(PREFIX):
+            osc("server", "delete", "--wait", srv["ID"], timeout=600)
+    vols = [v for v in osc_json("volume", "list", "--all-projects")
+            if str(v["Name"]).startswith(PREFIX)]
+    for v in vols:
+        force_delete(v)
+    for v in vols:
+        wait_gone("volume", v["ID"], timeout=600)
+    S["node1"], S["node2"] = deployment.node("node1"), deployment.node("node2")
+
+
+def test_01_compute_ready() -> None:
+    need("node1")
+    rows = osc_json("compute", "service", "list", "--service", "nova-compute")
+    up = {r["Host"] for r in rows if r["State"] == "up" and r["Status"] == "enabled"}
+    assert {"node1", "node2"} <= up, rows
+    # What a new user finds after make demo (README): the image, a flavor, type ocfs.
+    osc("image", "show", deploy.GUEST_IMAGE)
+    osc("flavor", "show", deploy.FLAVOR)
+    osc("volume", "type", "show", "ocfs")
+    S["ready"] = True
+
+
+def test_02_server_from_image() -> None:
+    need("ready")
+    osc("server", "create", "--flavor", deploy.FLAVOR, "--image", deploy.GUEST_IMAGE,
+        "--nic", "none", "--availability-zone", "nova:node1",
+        f"{PREFIX}img", timeout=600)
+    info = servers.wait_server(f"{PREFIX}img")
+    assert info["OS-EXT-SRV-ATTR:host"] == "node1"
+    event = booted(f"{PREFIX}img")
+    assert event.get("bootdev") == "vda"
+    assert event.get("owner") == info["id"]  # the DMI UUID is Nova's instance id
+    S["img"] = info["id"]
+
+
+def test_03_add_volume_write_remove() -> None:
+    """The seed's ``server add volume`` / ``server remove volume``: the guest writes."""
+    need("img")
+    vol = _volume(f"{PREFIX}data")
+    path = volume_file(vol)
+    node1 = S["node1"]
+    before = servers.owner(node1, path)
+    servers.write_request(node1, path, "data", DATA_MIB)
+    osc("server", "add", "volume", S["img"], vol["id"])
+    wait("volume", vol["id"], "in-use", timeout=300)
+    serial = servers.serial_of(vol["id"])
+    wrote = servers.wait_event(S["img"], lambda e: e.kind == "wrote" and e.serial == serial,
+                               600, f"wrote on {serial}")
+    assert int(wrote.get("mib")) == DATA_MIB
+    # server show and volume show agree.
+    assert vol["id"] in servers.attached_ids(servers.show(S["img"]))
+    attachments = osc_json("volume", "show", vol["id"])["attachments"]
+    assert [a["server_id"] for a in attachments] == [S["img"]], attachments
+    # libvirt's dynamic_ownership (stock): qemu runs as libvirt-qemu and the file is
+    # chowned to it while attached, then given back.
+    attached = servers.owner(node1, path)
+    osc("server", "remove", "volume", S["img"], vol["id"])
+    wait("volume", vol["id"], "available", timeout=300)
+    servers.wait_event(S["img"], lambda e: e.kind == "gone" and e.serial == serial, 300,
+                       f"gone of {serial}")
+    after = servers.owner(node1, path)
+    print(f"\nvolume file ownership: before attach {before}, attached {attached}, "
+          f"after detach {after}")
+    assert after == before, (before, attached, after)
+    assert servers.check_data(node1, path, DATA_MIB)  # what the guest wrote, on OCFS2
+    S["data"] = vol
+
+
+def test_04_boot_from_volume() -> None:
+    """A bootable volume from the image (the image cache's second use), then a server on it."""
+    need("ready")
+    vol = _volume(f"{PREFIX}boot", "--image", deploy.GUEST_IMAGE, "--bootable")
+    osc("server", "create", "--flavor", deploy.FLAVOR, "--volume", vol["id"],
+        "--nic", "none", "--availability-zone", "nova:node2", f"{PREFIX}bfv", timeout=600)
+    info = servers.wait_server(f"{PREFIX}bfv")
+    assert info["OS-EXT-SRV-ATTR:host"] == "node2"
+    assert "booted from volume" in str(info["image"]), info["image"]
+    assert vol["id"] in servers.attached_ids(info)
+    booted(f"{PREFIX}bfv")
+    S["bfv"], S["boot"] = info["id"], vol
+
+
+def test_05_data_written_on_node1_verifies_on_node2() -> None:
+    need("bfv", "data")
+    vol = S["data"]
+    osc("server", "add", "volume", S["bfv"], vol["id"])
+    serial = servers.serial_of(vol["id"])
+    event = servers.wait_event(S["bfv"], lambda e: e.kind == "verified" and e.serial == serial,
+                               600, f"verified on {serial}")
+    assert event.ok, event.fields
+    osc("server", "remove", "volume", S["bfv"], vol["id"])
+    wait("volume", vol["id"], "available", timeout=300)
+
+
+def _log_seq(server: str, serial: str, above: int, timeout: float = 300) -> int:
+    event = servers.wait_event(
+        server, lambda e: e.kind == "log" and e.serial == serial and int(e.get("seq", 0)) > above,
+        timeout, f"log record past {above} on {serial}")
+    return int(event.get("seq"))
+
+
+def _live_migrate(server: str, host: str) -> float:
+    t0 = time.monotonic()
+    osc("server", "migrate", "--live-migration", "--host", host, "--wait", server,
+        timeout=900)
+    info = servers.wait_server(server, timeout=300)
+    assert info["OS-EXT-SRV-ATTR:host"] == host, info["OS-EXT-SRV-ATTR:host"]
+    return time.monotonic() - t0
+
+
+#: Guests that stopped after a live migration (see _resumed); reported, not failed.
+HUNG: list[str] = []
+
+
+def _resumed(server: str, serial: str, seq: int, leg: str) -> int:
+    """The log's next reported record after a migration.
+
+    Under nested emulation (TCG inside the TCG nodes, qemu 7.2) a migrated guest
+    sometimes stops for good: seen once in five migrations, its vCPU spinning on a
+    per-CPU kernel lock with interrupts off and no I/O queued, on a disk the two
+    nodes share. Storage cannot stop a CPU like that, so it is reported, and the
+    guest is hard-rebooted: the log's owner then re-reads every record (a lost or
+    torn write fails ``log-verified``) and appends again.
+    """
+    try:
+        return _log_seq(server, serial, seq, timeout=180)
+    except AssertionError:
+        HUNG.append(leg)
+    osc("server", "reboot", "--hard", server)
+    servers.wait_server(server)
+    event = servers.wait_event(
+        server, lambda e: e.kind == "log-verified" and e.serial == serial,
+        BOOT_TIMEOUT, f"log-verified on {serial} after the reboot")
+    assert event.ok and int(event.get("records")) >= seq, event.fields
+    return _log_seq(server, serial, int(event.get("records")))
+
+
+def test_06_live_migration_keeps_every_write() -> None:
+    """node2 -> node1 -> node2 with the boot volume and a log volume attached, the guest
+    appending an O_DIRECT + fsync record every second the whole time."""
+    need("bfv")
+    vol = _volume(f"{PREFIX}log")
+    node1 = S["node1"]
+    servers.write_request(node1, volume_file(vol), "log")
+    osc("server", "add", "volume", S["bfv"], vol["id"])
+    serial = servers.serial_of(vol["id"])
+    seq = _log_seq(S["bfv"], serial, 5)
+    there = _live_migrate(S["bfv"], "node1")
+    seq = _resumed(S["bfv"], serial, seq, "node2->node1")  # a new console on the new host
+    back = _live_migrate(S["bfv"], "node2")
+    seq = _resumed(S["bfv"], serial, seq, "node1->node2")
+    print(f"\nlive migration node2->node1 {there:.0f}s, node1->node2 {back:.0f}s, "
+          f"log at record {seq}; guests stopped after a migration: {HUNG or 'none'}")
+    osc("server", "remove", "volume", S["bfv"], vol["id"])
+    wait("volume", vol["id"], "available", timeout=300)
+    check = servers.check_log(node1, volume_file(vol), seq)
+    assert check.bad_seq == 0, check
+    assert check.records >= seq, (check, seq)  # every record the guest reported is there
+    S["log"] = vol
+
+
+def test_07_deleting_servers_keeps_volumes() -> None:
+    need("img")
+    for key in ("img", "bfv"):
+        if key in S:
+            osc("server", "delete", "--wait", S[key], timeout=600)
+    if "boot" in S:
+        wait("volume", S["boot"]["id"], "available", timeout=300)
+    if "data" in S:
+        assert servers.check_data(S["node2"], volume_file(S["data"]), DATA_MIB)
+    for key in ("data", "boot", "log"):
+        if key in S:
+            vol = osc_json("volume", "show", S[key]["id"])
+            assert vol["status"] == "available" and not vol["attachments"], vol
+
+
+def test_99_clean_up() -> None:
+    need("node1")
+    for key in ("data", "boot", "log"):
+        if key in S:
+            clients.cli(["openstack", "volume", "delete", S[key]["id"]], check=False)
+    for key in ("data", "boot", "log"):
+        if key in S:
+            wait_gone("volume", S[key]["id"], timeout=300)

@@ -53,7 +53,8 @@ faults: deps venv
 	$(VPY) -m pytest -q -m lab --durations=10 $(FAULTS)
 
 # CI runs this: lint, unit, the lab tests, then the operators' scenario on real Cinder,
-# tempest's CI subset and the fault suite against the same deployment (one boot), torn
+# tempest's CI subset, the VM scenario (make vm) and the fault suite against the same
+# deployment (one boot, Nova included), torn
 # down afterwards even when a stage failed; `make e2e` alone leaves the deployment running.
 test: lint unit lab-test
 	status=0; \

@@ -268,9 +268,47 @@ def _cross_findings(all_facts: Mapping[str, Mapping[str, Any]]) -> list[Finding]
     return out
 
 
+def _account_findings(all_facts: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
+    """The same uid:gid for libvirt-qemu, cinder and nova on every node that has them.
+
+    libvirt chowns an attached volume file to libvirt-qemu on the node that starts
+    qemu; the other nodes see the number (live migration, cinder-volume's in-use
+    snapshot and backup), so a different number there is another user.
+    """
+    out: list[Finding] = []
+    for account in facts.ACCOUNTS:
+        ids: dict[str, list[str]] = {}
+        for name, f in all_facts.items():
+            acct = (f.get("accounts") or {}).get(account)
+            if acct:
+                ids.setdefault(f"{acct['uid']}:{acct['gid']}", []).append(name)
+        if len(ids) > 1:
+            detail = "; ".join(f"{', '.join(sorted(n))}: {i}" for i, n in sorted(ids.items()))
+            out.append(Finding(
+                "account-ids", "error", "cluster",
+                f"{account} has different uid:gid on different nodes ({detail}); the files "
+                f"on the shared filesystems carry numbers, so {account} on one node is "
+                "another user on the next (libvirt chowns attached volumes to libvirt-qemu)",
+                f"give {account} the same uid and gid on every node (usermod -u, groupmod "
+                "-g, then chown its files) before attaching volumes"))
+    for name, f in all_facts.items():
+        accts = f.get("accounts") or {}
+        cinder, qemu = accts.get("cinder"), accts.get("libvirt-qemu")
+        # The file's group while attached is group libvirt-qemu (seen: 64055:64055).
+        if cinder and qemu and "libvirt-qemu" not in cinder.get("groups", []):
+            out.append(Finding(
+                "cinder-reads-attached", "warning", name,
+                "user cinder is not in group libvirt-qemu: while a volume is attached, "
+                "libvirt makes its file libvirt-qemu's (mode 0660), and a cinder-volume "
+                "running as cinder cannot snapshot, back up or upload it",
+                "usermod -aG libvirt-qemu cinder, then restart cinder-volume and "
+                "cinder-backup (not needed when they run as root)"))
+    return out
+
+
 def analyze(all_facts: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
     """All findings for the given ``{node: facts}``, errors first."""
-    findings = _cross_findings(all_facts)
+    findings = _cross_findings(all_facts) + _account_findings(all_facts)
     cross_partial = any(f.check == "partial-mount" for f in findings)
     seen: set[tuple[str, str]] = set()
     for name, f in all_facts.items():

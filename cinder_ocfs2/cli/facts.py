@@ -46,6 +46,8 @@ class Sources:
     mountinfo_path: str = mountinfo.DEFAULT_PATH
     fstab: str = FSTAB
     proc: str = "/proc"
+    passwd: str = "/etc/passwd"
+    group: str = "/etc/group"
     hostname: str | None = None
 
 
@@ -169,6 +171,40 @@ def address_is_local(ip: str) -> tuple[bool, str | None]:
         return exc.errno != errno.EADDRNOTAVAIL, errno.errorcode.get(exc.errno or 0, str(exc))
 
 
+#: The accounts whose ids must agree across nodes: libvirt chowns an attached
+#: volume file to ``libvirt-qemu``, and every node sees that number.
+ACCOUNTS = ("libvirt-qemu", "cinder", "nova")
+
+
+def parse_accounts(passwd: str, group: str,
+                   names: Sequence[str] = ACCOUNTS) -> dict[str, dict[str, Any]]:
+    """``{name: {"uid", "gid", "groups"}}`` of ``names`` in passwd/group text.
+
+    ``groups``: the supplementary groups the account is a member of (by name).
+    """
+    members: dict[str, list[str]] = {}
+    for line in group.splitlines():
+        fields = line.split(":")
+        if len(fields) >= 4 and not line.startswith("#"):
+            for member in filter(None, fields[3].strip().split(",")):
+                members.setdefault(member, []).append(fields[0])
+    out: dict[str, dict[str, Any]] = {}
+    for line in passwd.splitlines():
+        fields = line.split(":")
+        if len(fields) >= 4 and fields[0] in names:
+            out[fields[0]] = {"uid": int(fields[2]), "gid": int(fields[3]),
+                              "groups": sorted(members.get(fields[0], []))}
+    return out
+
+
+def _accounts(src: Sources) -> dict[str, dict[str, Any]]:
+    try:
+        with open(src.passwd, encoding="utf-8") as p, open(src.group, encoding="utf-8") as g:
+            return parse_accounts(p.read(), g.read())
+    except OSError:
+        return {}
+
+
 def _fstab(path: str) -> list[dict[str, str]]:
     entries = []
     try:
@@ -255,6 +291,7 @@ def gather(src: Sources | None = None, *, base: str = DEFAULT_BASE,
         "ports": _probe_ports(state, connected) if probe_ports and state.registered else {},
         "fstab": _fstab(src.fstab),
         "containers": _containers(src, ocfs2, base),
+        "accounts": _accounts(src),
     }
 
 

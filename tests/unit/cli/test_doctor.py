@@ -242,3 +242,47 @@ class TestVerb:
         fake_exec.on(["ssh"], "bash: cinder-ocfs2: command not found", rc=127)
         assert main.main(["doctor", "--peer", "node2=ssh node2"]) == 1
         assert "--> CliError: ssh node2 cinder-ocfs2 doctor --facts" in capsys.readouterr().err
+
+
+# --- accounts (libvirt chowns attached volume files) ---------------------------
+
+PASSWD = """root:x:0:0:root:/root:/bin/bash
+libvirt-qemu:x:64055:103:Libvirt Qemu,,,:/var/lib/libvirt:/usr/sbin/nologin
+cinder:x:120:120::/var/lib/cinder:/usr/sbin/nologin
+"""
+GROUP = """kvm:x:103:libvirt-qemu
+cinder:x:120:
+libvirt-qemu:x:64055:libvirt-qemu
+"""
+
+
+def test_parse_accounts_recorded_debian() -> None:
+    accounts = facts.parse_accounts(PASSWD, GROUP)
+    assert accounts == {
+        "libvirt-qemu": {"uid": 64055, "gid": 103, "groups": ["kvm", "libvirt-qemu"]},
+        "cinder": {"uid": 120, "gid": 120, "groups": []}}
+
+
+def test_account_ids_must_agree_across_nodes() -> None:
+    one = facts.parse_accounts(PASSWD, GROUP)
+    other = facts.parse_accounts(PASSWD.replace("64055:103", "64056:103"), GROUP)
+    found = doctor._account_findings({"node1": {"accounts": one}, "node2": {"accounts": other}})
+    ids = [f for f in found if f.check == "account-ids"]
+    assert len(ids) == 1 and ids[0].severity == "error"
+    assert "libvirt-qemu" in ids[0].message and "64056:103" in ids[0].message
+    assert "same uid and gid" in ids[0].fix
+    assert not [f for f in doctor._account_findings({"node1": {"accounts": one},
+                                                     "node2": {"accounts": one}})
+                if f.check == "account-ids"]
+
+
+def test_cinder_outside_libvirt_qemu_group_is_warned() -> None:
+    accounts = facts.parse_accounts(PASSWD, GROUP)
+    found = doctor._account_findings({"node1": {"accounts": accounts}})
+    assert [(f.check, f.severity, f.node) for f in found] == [
+        ("cinder-reads-attached", "warning", "node1")]
+    assert "usermod -aG libvirt-qemu cinder" in found[0].fix
+    joined = facts.parse_accounts(PASSWD, GROUP.replace("libvirt-qemu:x:64055:libvirt-qemu",
+                                                            "libvirt-qemu:x:64055:libvirt-qemu,cinder"))
+    assert not doctor._account_findings({"node1": {"accounts": joined}})
+    assert not doctor._account_findings({"node1": {"accounts": {}}})  # no libvirt: nothing

@@ -431,3 +431,32 @@ def test_ensure_lab_asks_for_the_compute_image_only_with_nova(
     monkeypatch.setattr(config, "NOVA", nova_on)
     _, fresh = deploy.ensure_lab(say=lambda _: None)
     assert fresh and seen == [nova_on]
+
+
+# --- ready to use: the tiny guest image and flavor tiny ----------------------------
+
+@pytest.mark.parametrize("present", [False, True])
+def test_ensure_guest_makes_image_and_flavor_once(
+        present: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from e2e import api, clients, guest_image
+    image = tmp_path / "tiny-guest.raw"
+    monkeypatch.setattr(guest_image, "build", lambda: image)
+
+    class Shown:
+        returncode = 0 if present else 1
+
+    shown: list[list[str]] = []
+    made: list[tuple[str, ...]] = []
+    monkeypatch.setattr(clients, "cli", lambda argv, check=True: shown.append(argv) or Shown())
+    monkeypatch.setattr(api, "osc", lambda *args, **kw: made.append(args) or "")
+    deploy.ensure_guest(say=lambda _: None)
+    assert shown == [["openstack", "image", "show", "tiny-guest"],
+                     ["openstack", "flavor", "show", "tiny"]]
+    if present:
+        assert made == []
+        return
+    # Glance's policy refuses --public to the deployment's admin (publicize_image).
+    assert made == [
+        ("image", "create", "--disk-format", "raw", "--container-format", "bare",
+         "--file", str(image), "tiny-guest"),
+        ("flavor", "create", "--ram", "192", "--disk", "1", "--vcpus", "1", "tiny")]

@@ -387,6 +387,13 @@ def serve(name: str, module: str, host: str, port: int) -> None:
     # file after sys.argv[0] (``log_dir``): leave them just the service's name.
     sys.argv = [name]
     application = importlib.import_module(module).application
+    # Finish SQLAlchemy's mappers before the first request. Their backrefs exist only
+    # once configured, and neutron's get_ports names one at class level
+    # (``Port.port_forwardings``): a fresh neutron-server whose first query is a port
+    # list (nova's, at server create) answered 500, "type object 'Port' has no
+    # attribute 'port_forwardings'" (CI, 2026-12-06).
+    from sqlalchemy import orm
+    orm.configure_mappers()
 
     class Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
         daemon_threads = True

@@ -39,7 +39,9 @@ from e2e import clients, config, deploy, servers
 from e2e.api import force_delete, osc, osc_json, volume_file, wait, wait_gone
 from lab.lab import Lab
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab,
+              pytest.mark.skipif(not config.NOVA, reason="the deployment has no Nova "
+                                 "(E2E_NOVA=0)")]
 
 PREFIX = "vm-"
 S: dict[str, Any] = {}
@@ -65,12 +67,14 @@ def _volume(name: str, *extra: str) -> dict[str, Any]:
     return wait("volume", vol["id"], "available", timeout=600)
 
 
-def test_00_clean_slate(deployment: Lab) -> None:
-    if not config.NOVA:
-        pytest.skip("the deployment has no Nova (E2E_NOVA=0)")
+def _delete_servers() -> None:
     for srv in osc_json("server", "list", "--all-projects"):
         if str(srv["Name"]).startswith(PREFIX):
             osc("server", "delete", "--wait", srv["ID"], timeout=600)
+
+
+def test_00_clean_slate(deployment: Lab) -> None:
+    _delete_servers()
     vols = [v for v in osc_json("volume", "list", "--all-projects")
             if str(v["Name"]).startswith(PREFIX)]
     for v in vols:
@@ -247,7 +251,16 @@ def test_07_deleting_servers_keeps_volumes() -> None:
 
 
 def test_99_clean_up() -> None:
+    """Leave nothing for the stages after this one: servers (a running qemu keeps its
+    own mount namespace, so the pools stay mounted there), volumes, and the image
+    cache's volume of the tiny guest."""
     need("node1")
+    _delete_servers()
+    image = osc_json("image", "show", deploy.GUEST_IMAGE)["id"]
+    for v in osc_json("volume", "list", "--all-projects"):
+        if str(v["Name"]).startswith(PREFIX) or v["Name"] == f"image-{image}":
+            force_delete(v)
+            wait_gone("volume", v["ID"], timeout=300)
     for key in ("data", "boot", "log"):
         if key in S:
             clients.cli(["openstack", "volume", "delete", S[key]["id"]], check=False)

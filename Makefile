@@ -54,7 +54,7 @@ faults: deps venv
 
 # CI runs this: lint, unit, the lab tests, then the operators' scenario on real Cinder,
 # tempest's CI subset, the VM scenario (make vm) and the fault suite against the same
-# deployment (one boot, Nova included), torn
+# deployment (one boot), torn
 # down afterwards even when a stage failed; `make e2e` alone leaves the deployment running.
 # TEST_NOVA: Nova in make test's deployment. 0 for now: the VM stage has passed on
 # the lab (make demo, then make vm) but not yet in a clean-clone CI run, where it

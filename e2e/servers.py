@@ -16,7 +16,9 @@
 The guest reports on its serial console (e2e/guest_image.py's protocol);
 ``openstack console log show`` is how the tests read it. After a live
 migration the console starts again on the new host (the earlier lines are
-gone), so waits look only for events that have not been seen yet, by count.
+gone), so a wait scans whatever the console holds now, and a test that needs
+an event from after a migration matches on its content (a sequence number),
+not on its position.
 """
 
 from __future__ import annotations
@@ -68,10 +70,6 @@ def serial_of(volume_id: str) -> str:
 
 def show(server: str) -> dict[str, Any]:
     return osc_json("server", "show", server)
-
-
-def host_of(server: str) -> str:
-    return str(show(server)["OS-EXT-SRV-ATTR:host"])
 
 
 def wait_server(server: str, want: str = "ACTIVE", timeout: float = 600) -> dict[str, Any]:

@@ -469,7 +469,20 @@ class OCFS2Driver(driver.VolumeDriver):
     @_translate
     @coordination.synchronized("{volume.id}-ocfs2")
     def extend_volume(self, volume, new_size):
+        # Cinder grows the file, then asks Nova to resize the attached disk; stock Nova's
+        # libvirt gpfs volume driver cannot (LibvirtBaseVolumeDriver.extend_volume), so the
+        # request would fail half-way with the file already grown. Refuse it first.
+        servers = self._servers(volume)
+        if servers:
+            raise exception.AttachedExtend(volume=volume.id, servers=", ".join(servers))
         _native(volumes.extend)(self._path(volume), new_size * GiB, thick=self._thick(volume))
+
+    @staticmethod
+    def _servers(volume) -> list[str]:
+        """The Nova servers ``volume`` is attached to (an attachment without an instance,
+        Glance's cinder store or an os-brick attach on a node, is none)."""
+        return sorted({a.instance_uuid for a in volume.volume_attachment or []
+                       if a.instance_uuid and a.attach_status != "detached"})
 
     def ensure_export(self, context, volume):
         pass

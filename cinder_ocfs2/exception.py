@@ -70,3 +70,12 @@ class TornCopy(OCFS2Error):
                "a disk the guest is still writing is not a point in time. Detach the volume "
                "first, or enable reflinks on its filesystem (unmount it on every node, then "
                "tunefs.ocfs2 --fs-features=refcount DEVICE)")
+
+
+class AttachedExtend(OCFS2Error):
+    message = ("refusing to extend volume %(volume)s while it is attached to server "
+               "%(servers)s: Nova's libvirt driver for file volumes (gpfs) cannot resize an "
+               "attached disk, so the guest would keep seeing the old size. The file is "
+               "unchanged. Reset the volume (cinder reset-state --state in-use ID), detach it, "
+               "extend it, attach it again; to refuse such requests at the API instead, deny "
+               "volume:extend_attached_volume in Cinder's policy")

@@ -330,6 +330,26 @@ class OCFS2DriverTestCase(DriverFixture):
         self.drv.extend_volume(vol, 3)
         self.assertEqual(3 * GiB, os.path.getsize(self.drv.local_path(vol)))
 
+    def test_extend_of_a_volume_attached_to_a_server_is_refused_before_the_file_grows(self):
+        vol = self._volume()
+        self.drv.create_volume(vol)
+        vol.volume_attachment = objects.VolumeAttachmentList(objects=[
+            objects.VolumeAttachment(instance_uuid=fake.INSTANCE_ID, attach_status="attached")])
+        exc = self.assertRaises(cinder_exception.VolumeBackendAPIException,
+                                self.drv.extend_volume, vol, 3)
+        self.assertIn(f"attached to server {fake.INSTANCE_ID}", str(exc))
+        self.assertIn("volume:extend_attached_volume", str(exc))
+        self.assertEqual(GiB, os.path.getsize(self.drv.local_path(vol)))
+
+    def test_extend_of_a_volume_attached_without_a_server_grows_it(self):
+        vol = self._volume()
+        self.drv.create_volume(vol)
+        vol.volume_attachment = objects.VolumeAttachmentList(objects=[
+            objects.VolumeAttachment(instance_uuid=None, attach_status="attached"),
+            objects.VolumeAttachment(instance_uuid=fake.INSTANCE_ID, attach_status="detached")])
+        self.drv.extend_volume(vol, 3)
+        self.assertEqual(3 * GiB, os.path.getsize(self.drv.local_path(vol)))
+
     def test_initialize_connection(self):
         vol = self._volume()
         self.drv.create_volume(vol)

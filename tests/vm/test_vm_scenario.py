@@ -22,7 +22,9 @@ shared filesystem through a node.
 
 The core, in order: a server from the image; the seed's ``server add volume``
 / ``server remove volume`` with the guest writing, and what libvirt does to
-the file's ownership; boot from volume; the volume written on node1 read by a
+the file's ownership; an extend while attached refused (by the API's policy,
+and by the driver when the policy lets it through), the file unchanged; boot
+from volume; the volume written on node1 read by a
 guest on node2; live migration node2 -> node1 -> node2 while the guest writes
 a log, with no record lost; deleting the servers leaves the volumes
 ``available`` with their data.
@@ -35,8 +37,17 @@ from typing import Any
 
 import pytest
 
-from e2e import clients, config, deploy, servers
-from e2e.api import force_delete, osc, osc_json, volume_file, wait, wait_gone
+from e2e import clients, config, control, deploy, servers
+from e2e.api import (
+    cinder,
+    file_size,
+    force_delete,
+    osc,
+    osc_json,
+    volume_file,
+    wait,
+    wait_gone,
+)
 from lab.lab import Lab
 
 pytestmark = [pytest.mark.lab,
@@ -130,6 +141,7 @@ def test_03_add_volume_write_remove() -> None:
     # libvirt's dynamic_ownership (stock): qemu runs as libvirt-qemu and the file is
     # chowned to it while attached, then given back.
     attached = servers.owner(node1, path)
+    _extend_refused(node1, vol["id"], path)
     osc("server", "remove", "volume", S["img"], vol["id"])
     wait("volume", vol["id"], "available", timeout=300)
     servers.wait_event(S["img"], lambda e: e.kind == "gone" and e.serial == serial, 300,
@@ -140,6 +152,33 @@ def test_03_add_volume_write_remove() -> None:
     assert after == before, (before, attached, after)
     assert servers.check_data(node1, path, DATA_MIB)  # what the guest wrote, on OCFS2
     S["data"] = vol
+
+
+def _extend_refused(node: Any, ident: str, path: str) -> None:
+    """An extend of the attached volume: stock Nova's gpfs volume driver cannot resize
+    the guest's disk, so the API refuses it (the lab's policy), and so does the driver
+    when the policy lets it through. The file never grows."""
+    size = file_size(node, path)
+    extend = ["cinder", "--os-volume-api-version", "3.42", "extend", ident, "2"]
+    t0 = time.monotonic()
+    refused = clients.cli(extend, check=False)
+    assert refused.returncode and "extend_attached_volume" in refused.stderr, refused
+    assert osc_json("volume", "show", ident)["status"] == "in-use"
+    policy = control.cinder_policy()
+    kept = policy.read_text()
+    try:
+        policy.write_text("# tests/vm: the API lets an attached extend through\n")
+        time.sleep(1)  # oslo.policy reloads the file when its mtime changes
+        clients.cli(extend)
+        wait("volume", ident, "error_extending", timeout=300)
+    finally:
+        policy.write_text(kept)
+    assert file_size(node, path) == size
+    cinder("reset-state", "--state", "in-use", ident)
+    assert osc_json("volume", "show", ident)["size"] == 1
+    print(f"\nextend while attached: refused by the API ({refused.stderr.strip()}); with "
+          f"the policy open, by the driver (error_extending, file still {size} bytes), "
+          f"{time.monotonic() - t0:.0f} s")
 
 
 def test_04_boot_from_volume() -> None:

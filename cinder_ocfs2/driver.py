@@ -471,7 +471,9 @@ class OCFS2Driver(driver.VolumeDriver):
     def extend_volume(self, volume, new_size):
         # Cinder grows the file, then asks Nova to resize the attached disk; stock Nova's
         # libvirt gpfs volume driver cannot (LibvirtBaseVolumeDriver.extend_volume), so the
-        # request would fail half-way with the file already grown. Refuse it first.
+        # request would fail half-way with the file already grown. The scheduler turns it
+        # down first (online_extend_support=False, CapabilitiesFilter); this is the guard
+        # for a scheduler without that filter.
         servers = self._servers(volume)
         if servers:
             raise exception.AttachedExtend(volume=volume.id, servers=", ".join(servers))

@@ -482,7 +482,10 @@ class OCFS2Driver(driver.VolumeDriver):
     @staticmethod
     def _servers(volume) -> list[str]:
         """The Nova servers ``volume`` is attached to (an attachment without an instance,
-        Glance's cinder store or an os-brick attach on a node, is none)."""
+        Glance's cinder store or an os-brick attach on a node, is none). The attachments
+        are read (lazily, from the database) only for a volume that is attached."""
+        if volume.attach_status != ATTACHED:
+            return []
         return sorted({a.instance_uuid for a in volume.volume_attachment or []
                        if a.instance_uuid and a.attach_status != "detached"})
 

@@ -333,6 +333,7 @@ class OCFS2DriverTestCase(DriverFixture):
     def test_extend_of_a_volume_attached_to_a_server_is_refused_before_the_file_grows(self):
         vol = self._volume()
         self.drv.create_volume(vol)
+        vol.attach_status = "attached"
         vol.volume_attachment = objects.VolumeAttachmentList(objects=[
             objects.VolumeAttachment(instance_uuid=fake.INSTANCE_ID, attach_status="attached")])
         exc = self.assertRaises(cinder_exception.VolumeBackendAPIException,
@@ -344,11 +345,20 @@ class OCFS2DriverTestCase(DriverFixture):
     def test_extend_of_a_volume_attached_without_a_server_grows_it(self):
         vol = self._volume()
         self.drv.create_volume(vol)
+        vol.attach_status = "attached"
         vol.volume_attachment = objects.VolumeAttachmentList(objects=[
             objects.VolumeAttachment(instance_uuid=None, attach_status="attached"),
             objects.VolumeAttachment(instance_uuid=fake.INSTANCE_ID, attach_status="detached")])
         self.drv.extend_volume(vol, 3)
         self.assertEqual(3 * GiB, os.path.getsize(self.drv.local_path(vol)))
+
+    def test_extend_of_a_detached_volume_reads_no_attachments(self):
+        vol = self._volume()
+        self.drv.create_volume(vol)
+        with mock.patch.object(type(vol), "obj_load_attr") as load:
+            self.drv.extend_volume(vol, 2)
+        load.assert_not_called()
+        self.assertEqual(2 * GiB, os.path.getsize(self.drv.local_path(vol)))
 
     def test_initialize_connection(self):
         vol = self._volume()

@@ -26,19 +26,24 @@ the file's ownership; an extend while attached refused (by the API's policy,
 and by the scheduler when the policy lets it through), the file unchanged; boot
 from volume; the volume written on node1 read by a
 guest on node2; live migration node2 -> node1 -> node2 while the guest writes
-a log, with no record lost; deleting the servers leaves the volumes
-``available`` with their data.
+a log, with no record lost; a snapshot of an attached volume while its
+guest writes; multiattach of one volume to the servers on
+both nodes, one guest writing a log the other follows; a front-end QoS
+spec in the disk's ``<iotune>``; deleting the servers
+leaves the volumes ``available`` with their data.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
 from e2e import clients, config, control, deploy, servers
 from e2e.api import (
+    ensure_type,
     file_size,
     force_delete,
     osc,
@@ -72,8 +77,8 @@ def booted(server: str) -> servers.Event:
     return servers.wait_event(server, lambda e: e.kind == "boot", BOOT_TIMEOUT, "boot")
 
 
-def _volume(name: str, *extra: str) -> dict[str, Any]:
-    vol = osc_json("volume", "create", "--size", "1", "--type", "ocfs", *extra, name)
+def _volume(name: str, *extra: str, type_: str = "ocfs") -> dict[str, Any]:
+    vol = osc_json("volume", "create", "--size", "1", "--type", type_, *extra, name)
     return wait("volume", vol["id"], "available", timeout=600)
 
 
@@ -284,7 +289,107 @@ def test_06_live_migration_keeps_every_write() -> None:
     S["log"] = vol
 
 
-def test_07_deleting_servers_keeps_volumes() -> None:
+def _snapshot_while_writing(writer: str, vol: dict[str, Any], serial: str, seq: int,
+                            type_: str) -> str:
+    """A snapshot (``--force``: in-use) of the log while its guest appends to it; a
+    volume from it holds every record reported before the snapshot and none torn."""
+    node1 = S["node1"]
+    snap = osc_json("volume", "snapshot", "create", "--volume", vol["id"], "--force",
+                    f"{PREFIX}log-snap")["id"]
+    wait("volume snapshot", snap, "available", timeout=300)
+    went_on = _log_seq(writer, serial, seq)
+    copy = _volume(f"{PREFIX}log-copy", "--snapshot", snap, type_=type_)
+    check = servers.check_log(node1, volume_file(copy), seq)
+    osc("volume", "delete", copy["id"])
+    wait_gone("volume", copy["id"])
+    osc("volume", "snapshot", "delete", snap)
+    wait_gone("volume snapshot", snap)
+    assert check.bad_seq == 0 and check.records >= seq, (check, seq)
+    return (f"reported record {seq} before it, the copy holds records 1-{check.records} "
+            f"and none torn; the guest went on to {went_on}")
+
+
+def test_07_multiattach_across_nodes() -> None:
+    """One volume attached to the server on node2 and the one on node1 at once: the
+    node2 guest writes a log (O_DIRECT + fsync per record), the node1 guest follows it
+    read-only (O_DIRECT reads) and sees each record; either side detaches alone. Before
+    the second attach, a snapshot while the guest writes (a consistent earlier log)."""
+    need("img", "bfv")
+    node1 = S["node1"]
+    type_ = ensure_type(f"{PREFIX}multiattach", multiattach="<is> True")
+    vol = _volume(f"{PREFIX}shared", type_=type_)
+    path = volume_file(vol)
+    servers.write_request(node1, path, "log")
+    nova = ("--os-compute-api-version", "2.60")  # multiattach needs 2.60
+    writer, reader = S["bfv"], S["img"]
+    osc(*nova, "server", "add", "volume", writer, vol["id"])
+    wait("volume", vol["id"], "in-use", timeout=300)
+    serial = servers.serial_of(vol["id"])
+    seq = _log_seq(writer, serial, 3)
+    consistent = _snapshot_while_writing(writer, vol, serial, seq, type_)
+    osc(*nova, "server", "add", "volume", reader, vol["id"])
+    attachments = osc_json("volume", "show", vol["id"])["attachments"]
+    hosts = {servers.show(a["server_id"])["OS-EXT-SRV-ATTR:host"] for a in attachments}
+    assert {a["server_id"] for a in attachments} == {writer, reader}, attachments
+    assert hosts == {"node1", "node2"}, hosts
+    both = servers.owner(node1, path)
+    followed = servers.wait_event(
+        reader, lambda e: e.kind == "log-follow" and e.serial == serial
+        and int(e.get("seq", 0)) > seq, 600, f"log-follow past {seq} on {serial}")
+    assert followed.ok, followed.fields
+    # The reader goes; the writer goes on (its qemu holds the file open).
+    osc("server", "remove", "volume", reader, vol["id"])
+    servers.wait_event(reader, lambda e: e.kind == "gone" and e.serial == serial, 300,
+                       f"gone of {serial}")
+    one = servers.owner(node1, path)
+    seq = _log_seq(writer, serial, int(followed.get("seq")))
+    osc("server", "remove", "volume", writer, vol["id"])
+    wait("volume", vol["id"], "available", timeout=300)
+    check = servers.check_log(node1, path, seq)
+    assert check.bad_seq == 0 and check.records >= seq, (check, seq)
+    print(f"\nsnapshot of the attached volume while its guest writes: {consistent}")
+    print(f"multiattach node2 (writer) + node1 (reader): the reader followed the log to "
+          f"record {followed.get('seq')}; file owner with both attached {both}, after the "
+          f"reader's detach {one}, after both {servers.owner(node1, path)}; the writer "
+          f"went on to record {seq}, all on disk")
+    S["shared"] = vol
+
+
+#: The operators' disk_qos_specs (the seed), as a front-end QoS spec.
+FRONT_END_QOS = {"total_bytes_sec": "2516582400", "total_iops_sec": "4000"}
+
+
+def test_08_front_end_qos_reaches_the_domain() -> None:
+    """A volume of a type with a front-end QoS spec, attached: Nova writes the spec into
+    the disk's ``<iotune>`` in the domain XML on the compute node."""
+    need("img")
+    node1 = S["node1"]
+    qos, type_ = f"{PREFIX}front-end", f"{PREFIX}qos"
+    if clients.cli(["openstack", "volume", "qos", "show", qos], check=False).returncode:
+        osc("volume", "qos", "create", "--consumer", "front-end",
+            *[a for k, v in FRONT_END_QOS.items() for a in ("--property", f"{k}={v}")], qos)
+    ensure_type(type_)
+    clients.cli(["openstack", "volume", "qos", "associate", qos, type_], check=False)
+    assert type_ in str(osc_json("volume", "qos", "show", qos)["associations"])
+    vol = _volume(f"{PREFIX}qos-data", type_=type_)
+    path = volume_file(vol)
+    osc("server", "add", "volume", S["img"], vol["id"])
+    wait("volume", vol["id"], "in-use", timeout=300)
+    domain = servers.show(S["img"])["OS-EXT-SRV-ATTR:instance_name"]
+    xml = node1.sh(f"virsh -c qemu:///system dumpxml {domain}", timeout=120)
+    disks = [d for d in ElementTree.fromstring(xml).iter("disk")
+             if d.find("source") is not None and d.find("source").get("file") == path]
+    assert len(disks) == 1, f"no disk of {path} in {domain}'s XML"
+    iotune = disks[0].find("iotune")
+    tuned = {c.tag: c.text for c in iotune} if iotune is not None else {}
+    osc("server", "remove", "volume", S["img"], vol["id"])
+    wait("volume", vol["id"], "available", timeout=300)
+    print(f"\nfront-end QoS {FRONT_END_QOS} -> <iotune> of {path} in {domain} on node1: "
+          f"{tuned}")
+    assert tuned == FRONT_END_QOS, tuned
+
+
+def test_09_deleting_servers_keeps_volumes() -> None:
     need("img")
     for key in ("img", "bfv"):
         if key in S:
@@ -293,7 +398,7 @@ def test_07_deleting_servers_keeps_volumes() -> None:
         wait("volume", S["boot"]["id"], "available", timeout=300)
     if "data" in S:
         assert servers.check_data(S["node2"], volume_file(S["data"]), DATA_MIB)
-    for key in ("data", "boot", "log"):
+    for key in ("data", "boot", "log", "shared"):
         if key in S:
             vol = osc_json("volume", "show", S[key]["id"])
             assert vol["status"] == "available" and not vol["attachments"], vol
@@ -310,9 +415,9 @@ def test_99_clean_up() -> None:
         if str(v["Name"]).startswith(PREFIX) or v["Name"] == f"image-{image}":
             force_delete(v)
             wait_gone("volume", v["ID"], timeout=300)
-    for key in ("data", "boot", "log"):
+    for key in ("data", "boot", "log", "shared"):
         if key in S:
             clients.cli(["openstack", "volume", "delete", S[key]["id"]], check=False)
-    for key in ("data", "boot", "log"):
+    for key in ("data", "boot", "log", "shared"):
         if key in S:
             wait_gone("volume", S[key]["id"], timeout=300)

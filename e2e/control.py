@@ -202,7 +202,7 @@ def keystone_authtoken() -> str:
 
 #: The lab's Cinder policy, over Cinder's defaults. Every backend here is OCFS2, whose
 #: attached volumes stock Nova cannot resize (its libvirt gpfs volume driver): the API
-#: refuses such an extend up front (the driver would refuse it after the API took it).
+#: refuses such an extend up front (else the scheduler turns it down after a 202).
 CINDER_POLICY = """\
 # Written by e2e/control.py: the lab's Cinder policy over Cinder's defaults.
 "volume:extend_attached_volume": "!"

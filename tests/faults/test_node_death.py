@@ -31,7 +31,7 @@ the driver's copy between filesystems is reached through migration (and images),
 Then: how long until a create succeeds on node1; what Cinder's active-active
 cleanup (``cinder work-cleanup`` of the dead service, then node2's own start)
 makes of node2's work; after node2 rejoined and every resource of the test was
-deleted, no file Cinder does not own, the pools' space back to the baseline
+deleted, no file Cinder does not own, the pools' space not above the baseline
 and ``fsck.ocfs2 -fn`` clean; every source's data unchanged and every finished
 operation's data right.
 """
@@ -79,7 +79,11 @@ HEAD_MIB = 4
 #: Data in the clone's source and in the migrated volume.
 DATA_MIB = 512
 SETTLE_TIMEOUT = 900
-#: A pool's used space may differ from its baseline by the nodes' local-alloc windows.
+#: A pool's used space may grow past its baseline by the nodes' local-alloc windows.
+#: It may also fall below it, by any amount: node1's recovery of node2's journal slot
+#: gives back what node2 held when it died (its local-alloc window, its truncate log,
+#: and files unlinked elsewhere that it still had open, from the tests before this one),
+#: space the baseline counted as used. Only growth is a leak.
 SPACE_SLACK = 128 * MiB
 #: Statuses an operation may end in (``deleted``: the resource is gone).
 SETTLED = ("available", "in-use", "error", "error_deleting", "error_restoring", "deleted")
@@ -168,6 +172,16 @@ def _used(node: Any, label: str) -> int:
     return int(node.sh(f"df -B1 --output=used {nodes.pool_dir(label)} | tail -1"))
 
 
+def _open_unlinked(node: Any) -> list[str]:
+    """``pid(comm): path`` of every unlinked file under /var/lib/cinder a process on
+    ``node`` holds open (its space is freed only when the last holder closes it)."""
+    out = node.sh("for fd in /proc/[0-9]*/fd/*; do t=$(readlink $fd 2>/dev/null) || continue; "
+                  "case $t in /var/lib/cinder/*' (deleted)') p=${fd#/proc/}; p=${p%%/*}; "
+                  "echo \"$p($(cat /proc/$p/comm 2>/dev/null)): $t\";; esac; done; true",
+                  timeout=120)
+    return sorted(set(out.split("\n")) - {""})
+
+
 def _db_locks(ip: str) -> int:
     """Coordination locks (tooz: PostgreSQL advisory locks) held by sessions from ``ip``."""
     out = procs.run(["psql", "-h", config.HOST_IP, "-p", str(config.PG_PORT), "-U",
@@ -230,6 +244,9 @@ def test_node_death_mid_operation(deployment: Lab, report, whole_again: None) ->
     types = _types()
     labels = (config.PRIMARY_LABEL, config.SECOND_LABEL, config.BACKEND_B_LABEL)
     baseline = {label: _used(node1, label) for label in labels}
+    for node in (node1, node2):  # what would fall below the baseline at node2's death
+        print(f"\n  unlinked files still open on {node.name} at the baseline: "
+              f"{_open_unlinked(node) or 'none'}")
     backups_before = _backup_files(node1)
     # Copies need data to last: the clone's source and the migrated volume are written
     # end to end. A backup lasts minutes anyway (it hashes and compresses every chunk).
@@ -414,4 +431,7 @@ def test_node_death_mid_operation(deployment: Lab, report, whole_again: None) ->
     assert not lost, f"data changed or missing: {lost}"
     assert not stuck, f"still not settled {SETTLE_TIMEOUT}s after node2 rejoined: {stuck}"
     assert not left_files and not stray_backups, (left_files, stray_backups)
-    assert all(abs(d) < SPACE_SLACK for d in space.values()), space
+    freed = {label: d for label, d in space.items() if d <= -SPACE_SLACK}
+    if freed:
+        print(f"  below the baseline (node2's slot recovered): {freed}")
+    assert all(d < SPACE_SLACK for d in space.values()), space

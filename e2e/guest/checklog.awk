@@ -12,8 +12,10 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 #
-# Checks TGLOG records (64 lines of 64 bytes each, NULs turned into newlines)
-# numbered from `first` against what the writer (gen_records in init) writes.
+# Checks TGLOG records (64 lines of 64 bytes each; a run of NULs, such as an
+# unwritten block, is one newline: `tr -s '\000' '\n'`, so awk does not walk a
+# megabyte of empty lines) numbered from `first` against what the writer
+# (gen_records in init) writes. A record cut short by the end of the input is bad.
 # Prints "LAST BAD FULL": the last intact record, the first record that starts
 # like one but is wrong (0: none), 1 if every record of the input was intact.
 function expect(n, l,    b, s, k) {
@@ -35,4 +37,8 @@ ended { next }
     if ($0 != expect(n, l)) { bad = n; ended = 1; next }
     if (++l == 64) { last = n; n++; l = 0 }
 }
-END { print last, bad, (!ended && last - first + 1 == 256) ? 1 : 0 }
+END {
+    if (!ended && l != 0)
+        bad = n
+    print last, bad, (!ended && !bad && last - first + 1 == 256) ? 1 : 0
+}

@@ -33,10 +33,11 @@ while the guest writes a log, with no record lost; a front-end QoS spec in the
 disk's ``<iotune>``; deleting the servers leaves the volumes ``available`` with
 their data.
 
-Multiattach runs before the live migration: in the one run that had it after,
-a disk hot-plugged into the guest that had been migrated there and back was
-unreadable in that guest (no serial, reads failing) under nested emulation;
-the same attach to a guest that had not migrated works (2026-12-06).
+Multiattach runs before the live migration, so that it does not depend on a
+guest having survived one (under nested emulation a migrated guest sometimes
+stops: see _resumed). Its first failure (2026-12-06, the disk ``unreadable``
+in the guest) was the guest's own: a log writer that raced an earlier disk's
+detach had left a plain file at /dev/vdb (e2e/guest/init, ensure_node).
 """
 
 from __future__ import annotations

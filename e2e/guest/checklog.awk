@@ -40,5 +40,5 @@ ended { next }
 END {
     if (!ended && l != 0)
         bad = n
-    print last, bad, (!ended && !bad && last - first + 1 == 256) ? 1 : 0
+    print last, bad, (!ended && last - first + 1 == 256) ? 1 : 0
 }

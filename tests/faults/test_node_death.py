@@ -173,13 +173,11 @@ def _used(node: Any, label: str) -> int:
 
 
 def _open_unlinked(node: Any) -> list[str]:
-    """``pid(comm): path`` of every unlinked file under /var/lib/cinder a process on
-    ``node`` holds open (its space is freed only when the last holder closes it)."""
-    out = node.sh("for fd in /proc/[0-9]*/fd/*; do t=$(readlink $fd 2>/dev/null) || continue; "
-                  "case $t in /var/lib/cinder/*' (deleted)') p=${fd#/proc/}; p=${p%%/*}; "
-                  "echo \"$p($(cat /proc/$p/comm 2>/dev/null)): $t\";; esac; done; true",
-                  timeout=120)
-    return sorted(set(out.split("\n")) - {""})
+    """``/proc/PID/fd/N -> path`` of every unlinked file under /var/lib/cinder a process
+    on ``node`` holds open (its space is freed only when the last holder closes it)."""
+    out = node.sh("find /proc/[0-9]*/fd -lname '/var/lib/cinder/* (deleted)' "
+                  "-printf '%p -> %l\\n' 2>/dev/null; true", timeout=120)
+    return sorted(set(out.splitlines()) - {""})
 
 
 def _db_locks(ip: str) -> int:

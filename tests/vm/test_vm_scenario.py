@@ -108,6 +108,7 @@ def _delete_copies() -> None:
             osc("image", "delete", image["ID"])
 
 
+@pytest.mark.vm_core
 def test_00_clean_slate(deployment: Lab) -> None:
     _delete_servers()
     _delete_copies()
@@ -120,6 +121,7 @@ def test_00_clean_slate(deployment: Lab) -> None:
     S["node1"], S["node2"] = deployment.node("node1"), deployment.node("node2")
 
 
+@pytest.mark.vm_core
 def test_01_compute_ready() -> None:
     need("node1")
     rows = osc_json("compute", "service", "list", "--service", "nova-compute")
@@ -132,6 +134,7 @@ def test_01_compute_ready() -> None:
     S["ready"] = True
 
 
+@pytest.mark.vm_core
 def test_02_server_from_image() -> None:
     need("ready")
     osc("server", "create", "--flavor", deploy.FLAVOR, "--image", deploy.GUEST_IMAGE,
@@ -145,6 +148,7 @@ def test_02_server_from_image() -> None:
     S["img"] = info["id"]
 
 
+@pytest.mark.vm_core
 def test_03_add_volume_write_remove() -> None:
     """The seed's ``server add volume`` / ``server remove volume``: the guest writes."""
     need("img")
@@ -217,6 +221,7 @@ def _user_message(ident: str, action: str, timeout: float = 180) -> str:
     raise AssertionError(f"no user message on {action} of {ident} within {timeout:.0f}s")
 
 
+@pytest.mark.vm_core
 def test_04_boot_from_volume() -> None:
     """A bootable volume from the image (the image cache's second use), then a server on it."""
     need("ready")
@@ -400,6 +405,7 @@ def _resumed(server: str, serial: str, seq: int, leg: str) -> int:
     return _log_seq(server, serial, int(event.get("records")))
 
 
+@pytest.mark.vm_core
 def test_07_live_migration_keeps_every_write() -> None:
     """node2 -> node1 -> node2 with the boot volume and a log volume attached, the guest
     appending an O_DIRECT + fsync record every second the whole time."""
@@ -458,6 +464,7 @@ def test_08_front_end_qos_reaches_the_domain() -> None:
     assert tuned == FRONT_END_QOS, tuned
 
 
+@pytest.mark.vm_core
 def test_09_deleting_servers_keeps_volumes() -> None:
     need("img")
     for key in ("img", "bfv"):
@@ -473,6 +480,7 @@ def test_09_deleting_servers_keeps_volumes() -> None:
             assert vol["status"] == "available" and not vol["attachments"], vol
 
 
+@pytest.mark.vm_core
 def test_99_clean_up() -> None:
     """Leave nothing for the stages after this one: servers (a running qemu keeps its
     own mount namespace, so the pools stay mounted there), volumes, and the image

@@ -26,6 +26,8 @@ and refuses, each with its own message:
 - files with other hard links (the other name would share the volume),
   except the one an interrupted :func:`adopt` left at its target;
 - this project's own temporary files (``volumes.is_temp_name``);
+- files the service's user does not own (unless it runs as root): taking one
+  over means a chmod and a hard link, which only its owner may make;
 - the files of existing Cinder volumes and snapshots: Cinder-named
   (:mod:`cinder_ocfs2.names`) files whose id the caller's ``owner``
   callback finds in Cinder.
@@ -54,6 +56,7 @@ import contextlib
 import errno
 import logging
 import os
+import pwd
 import stat
 from collections.abc import Callable, Mapping, Sequence
 
@@ -289,7 +292,27 @@ def size_for(pool_root: str | os.PathLike[str], source_name: object,
     """
     src, _ = _resolve(pool_root, source_name, templates, owner, target)
     check_raw(src, str(source_name))
+    check_owner(src, str(source_name))
     return size_gib(src)
+
+
+def check_owner(path: str | os.PathLike[str], shown: str | None = None) -> None:
+    """Refuse a file this process's user may not take over (chmod, hard link to it).
+
+    A service that runs as root may take any file; as ``cinder`` (distro packages)
+    only cinder's own: an operator who copied a disk into the pool as root chowns it.
+    """
+    euid = os.geteuid()
+    owner = os.stat(path).st_uid
+    if euid in (0, owner):
+        return
+    try:
+        user = pwd.getpwuid(euid).pw_name
+    except KeyError:
+        user = str(euid)
+    raise ManageError(f"cannot manage {shown or path}: it belongs to uid {owner}, and this "
+                      f"service runs as {user} (uid {euid}), which may not take it over; "
+                      f"`chown {user}: {os.fspath(path)}` on a node, then retry")
 
 
 def adopt(pool_root: str | os.PathLike[str], source_name: object,
@@ -311,6 +334,7 @@ def adopt(pool_root: str | os.PathLike[str], source_name: object,
     src, linked = _resolve(pool_root, source_name, templates, owner, target)
     target = os.fspath(target)
     check_raw(src, str(source_name))
+    check_owner(src, str(source_name))
     size = size_gib(src)
     if mode is not None:
         os.chmod(src, mode | stat.S_IWUSR)  # growing needs write access
@@ -400,6 +424,7 @@ def _entry(root: str, name: str, managed: Mapping[str, str], snapshot: bool,
             return entry
         resolve_source(root, name)
         fmt = check_raw(path, name)
+        check_owner(path, name)
         if st.st_size == 0:
             raise ManageError(f"{name} is empty")
         # Cinder's ManageableVolume.extra_info is a dict of strings.

@@ -88,6 +88,12 @@ HA_MODE = os.environ.get("E2E_HA_MODE", "cluster")
 # node image); "host": on the host side, file store on a host directory.
 GLANCE_PLACEMENT = os.environ.get("E2E_GLANCE", "node")
 BACKENDS = ("ocfs2", "ocfs2b")
+# The user cinder-volume and cinder-backup run as on the nodes, as distro packages
+# run them: its uid and gid are the same on every node (the shared filesystems carry
+# numbers), it owns the pool roots, and it is in group libvirt-qemu (a volume attached
+# to a server is libvirt-qemu's, mode 0660). "root" runs them as root.
+CINDER_USER = os.environ.get("E2E_CINDER_USER", "cinder")
+CINDER_UID = 950  # Debian allocates system users from 100 up; 950 is free on the nodes
 # "1" (the default): the compute control plane too (placement,
 # nova-api/conductor/scheduler, neutron-server; :mod:`e2e.nova`), from its own
 # venv, and libvirtd plus nova-compute on the nodes (:mod:`e2e.compute`; the

@@ -180,8 +180,44 @@ ln -sf {venv}/bin/privsep-helper /usr/local/bin/privsep-helper
         old = node.exec(["cat", conf], timeout=30)
         if not old.ok or old.stdout != text:
             changed.append(node.name)
-        node.write_file(conf, text)
+        node.write_file(conf, text, mode=0o640)  # it holds the database's password
+        if config.CINDER_USER != "root":
+            node.sh(service_user_script(), timeout=120)
     return changed
+
+
+def service_user_script(user: str = config.CINDER_USER, uid: int = config.CINDER_UID) -> str:
+    """Shell that makes ``user`` what cinder-volume and cinder-backup run as on a node,
+    the way distro packages set it up: a system user with the same uid/gid on every
+    node, in group libvirt-qemu where libvirt is installed (an attached volume's file is
+    libvirt-qemu's, mode 0660), allowed ``sudo cinder-rootwrap`` (os-brick's device
+    check, cinder-backup's chown of a file it does not own); owner of its state
+    directory, the pool roots and the backups; cinder.conf readable by it (its logs
+    are handed to it as it starts, :func:`_spawn`)."""
+    conf_dir = config.NODE_CONF_DIR
+    pools = " ".join(pool_dir(label) for label in
+                     (config.PRIMARY_LABEL, config.SECOND_LABEL, config.BACKEND_B_LABEL))
+    sudoers = (f"{user} ALL = (root) NOPASSWD: /usr/local/bin/cinder-rootwrap "
+               f"{conf_dir}/rootwrap.conf *")
+    return f"""set -e
+getent group {user} >/dev/null || groupadd --system --gid {uid} {user}
+getent passwd {user} >/dev/null || useradd --system --uid {uid} --gid {user} \
+    --home-dir /var/lib/cinder --shell /usr/sbin/nologin {user}
+if getent group libvirt-qemu >/dev/null; then usermod -a -G libvirt-qemu {user}; fi
+echo {shlex.quote(sudoers)} >/etc/sudoers.d/{user}
+chmod 0440 /etc/sudoers.d/{user}
+chgrp {user} {conf_dir}/cinder.conf
+# state_path; -xdev: the pools are mounted below it (only their roots are handed over)
+find /var/lib/cinder -xdev -exec chown {user}:{user} {{}} +
+chown -R {user}:{user} {backup_dir()}
+for pool in {pools}; do
+    if mountpoint -q $pool; then
+        chown {user}:{user} $pool
+        # a deployment that ran as root before left root's files: hand them over
+        find $pool -maxdepth 1 -user 0 -type f -exec chown {user}:{user} {{}} +
+    fi
+done
+"""
 
 
 # --- processes -------------------------------------------------------------
@@ -219,14 +255,20 @@ def _alive(node: Node, pid: int) -> bool:
     return node.exec(["kill", "-0", str(pid)], timeout=30).ok
 
 
-def _spawn(node: Node, service: str, argv: list[str], pids: dict[str, dict[str, Any]]) -> None:
+def _spawn(node: Node, service: str, argv: list[str], pids: dict[str, dict[str, Any]],
+           user: str = "root") -> None:
     known = _known(node, pids).get(service)
     if known and _alive(node, known):
         return
     log = guest_log(node.name, service)
     cmd = " ".join(shlex.quote(a) for a in argv)
-    pid = node.spawn(f"echo '=== '$(date +%FT%T)' start {service}' >>{log}; exec {cmd}",
-                     log=log, env={"PYTHONPATH": config.NODE_SRC})
+    start = f"echo '=== '$(date +%FT%T)' start {service}' >>{log}"
+    env = {"PYTHONPATH": config.NODE_SRC}
+    if user != "root":  # the service opens its --log-file itself
+        start = f"chown {user}: {log}; {start}"
+        cmd = f"setpriv --reuid={user} --regid={user} --init-groups {cmd}"
+        env["HOME"] = "/var/lib/cinder"
+    pid = node.spawn(f"{start}; exec {cmd}", log=log, env=env)
     pids.setdefault(node.name, {})[service] = pid
     _save_pids(pids)
 
@@ -274,7 +316,7 @@ def start_services(lab: Lab) -> None:
             _spawn(node, service, [
                 f"{config.NODE_VENV}/bin/{service}", "--config-file",
                 f"{config.NODE_CONF_DIR}/cinder.conf",
-                "--log-file", guest_log(node.name, service)], pids)
+                "--log-file", guest_log(node.name, service)], pids, user=config.CINDER_USER)
 
 
 def stop(lab: Lab, only: list[str] | None = None,

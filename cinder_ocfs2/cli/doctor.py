@@ -303,6 +303,43 @@ def _account_findings(all_facts: Mapping[str, Mapping[str, Any]]) -> list[Findin
                 "running as cinder cannot snapshot, back up or upload it",
                 "usermod -aG libvirt-qemu cinder, then restart cinder-volume and "
                 "cinder-backup (not needed when they run as root)"))
+    out.extend(_pool_owner_findings(all_facts))
+    return out
+
+
+def _writable_by(account: Mapping[str, Any], owner: Mapping[str, int]) -> bool:
+    """Whether ``account`` (uid, primary gid) may create files in a directory of
+    ``owner`` (uid, gid, mode); supplementary groups are not known by number here."""
+    if owner["uid"] == account["uid"]:
+        return bool(owner["mode"] & 0o200)
+    if owner["gid"] == account["gid"]:
+        return bool(owner["mode"] & 0o020)
+    return bool(owner["mode"] & 0o002)
+
+
+def _pool_owner_findings(all_facts: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
+    """Each OCFS2 filesystem whose root user cinder cannot write, once per filesystem
+    (its root inode is shared: one chown on any node fixes it everywhere)."""
+    out: list[Finding] = []
+    seen: set[str] = set()
+    for name, f in all_facts.items():
+        cinder = (f.get("accounts") or {}).get("cinder")
+        if not cinder:
+            continue
+        for fs in f.get("filesystems", []):
+            owner, key = fs.get("root_owner"), fs.get("uuid") or fs.get("mount_point")
+            if not owner or key in seen or _writable_by(cinder, owner):
+                continue
+            seen.add(key)
+            mount = fs.get("mount_point")
+            out.append(Finding(
+                "pool-owner", "warning", name,
+                f"{fs.get('label') or mount} at {mount}: its root is "
+                f"{owner['uid']}:{owner['gid']} {owner['mode']:o}, which user cinder "
+                f"({cinder['uid']}:{cinder['gid']}) cannot write: a cinder-volume running "
+                "as cinder cannot create volumes in this pool",
+                f"chown cinder:cinder {mount} (on one node: the filesystem is shared); "
+                "not needed when cinder-volume runs as root"))
     return out
 
 

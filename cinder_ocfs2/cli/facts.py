@@ -25,6 +25,7 @@ import dataclasses
 import errno
 import os
 import socket
+import stat
 from collections.abc import Sequence
 from typing import Any
 
@@ -102,6 +103,12 @@ def _fs_facts(mount: mountinfo.Mount, dlm: dict[str, cluster.DlmDomain]) -> dict
         fs["dlm_domain_map"] = list(dom.domain_map) if dom else None
     except (executor.CommandError, fsinfo.ParseError) as exc:
         fs["error"] = str(exc)
+    try:  # a cinder-volume running as cinder writes here (doctor's pool-owner)
+        root = os.stat(mount.mount_point)
+        fs["root_owner"] = {"uid": root.st_uid, "gid": root.st_gid,
+                            "mode": stat.S_IMODE(root.st_mode)}
+    except OSError:
+        pass
     try:
         st = os.statvfs(mount.mount_point)
         fs["size_bytes"] = st.f_blocks * st.f_frsize

@@ -464,7 +464,10 @@ def test_13c_manage_unmanage() -> None:
     name = "adopt-me.raw"
     path = f"{nodes.pool_dir(pool)}/{name}"
     sha = write_pattern(S["node1"], path, "adopt")
-    S["node1"].sh(f"truncate -s 1G {path} && chmod 0660 {path}")
+    # Placed as root; cinder-volume runs as CINDER_USER, which may only take over its
+    # own files (docs/driver.md): the operator hands it over.
+    S["node1"].sh(f"truncate -s 1G {path} && chmod 0660 {path} && "
+                  f"chown {config.CINDER_USER}: {path}")
     # The host without a pool, as operators often type it: the driver finds the file
     # in its pools and puts the volume in that pool.
     target = ["node1@ocfs2" if config.HA_MODE == "cluster" else f"{config.CINDER_CLUSTER}@ocfs2"]

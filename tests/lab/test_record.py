@@ -28,7 +28,7 @@ import pytest
 from lab import record
 from lab.lab import Lab
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.record]
 
 
 def test_record_fixtures(lab: Lab, tmp_path: Path) -> None:

@@ -322,6 +322,37 @@ def test_adopt_refuses_existing_target(pool):
     assert (pool / "disk.raw").exists()
 
 
+def test_adopt_as_cinder_refuses_roots_file_with_the_chown(pool):
+    """A service running as cinder may not chmod or hard-link root's file: refused up
+    front, naming the chown, before anything changed."""
+    owner = os.stat(pool / "disk.raw").st_uid
+    size = os.stat(pool / "disk.raw").st_size
+    with mock.patch.object(os, "geteuid", return_value=owner + 950), \
+            pytest.raises(manage.ManageError, match=r"belongs to uid .*`chown .*disk\.raw`"):
+        manage.size_for(pool, "disk.raw", pool / "volume-1")
+    with mock.patch.object(os, "geteuid", return_value=owner + 950), \
+            pytest.raises(manage.ManageError, match="may not take it over"):
+        manage.adopt(pool, "disk.raw", pool / "volume-1", mode=0o660)
+    assert not (pool / "volume-1").exists()
+    assert os.stat(pool / "disk.raw").st_size == size  # not grown
+
+
+def test_list_manageable_as_cinder_says_how_to_hand_roots_file_over(pool):
+    owner = os.stat(pool / "disk.raw").st_uid
+    with mock.patch.object(os, "geteuid", return_value=owner + 950):
+        entries = {e["reference"]["source-name"]: e
+                   for e in manage.list_manageable(pool, {})}
+    assert not entries["disk.raw"]["safe_to_manage"]
+    assert "chown" in entries["disk.raw"]["reason_not_safe"]
+
+
+def test_adopt_as_the_files_owner_or_root(pool):
+    owner = os.stat(pool / "disk.raw").st_uid
+    for euid in (0, owner):
+        with mock.patch.object(os, "geteuid", return_value=euid):
+            manage.check_owner(pool / "disk.raw")
+
+
 def test_adopt_refuses_qcow2_with_fix(pool, make_image):
     size = make_image(pool / "old.raw", "qcow2").stat().st_size
     with pytest.raises(manage.ManageError, match="qemu-img convert -O raw"):

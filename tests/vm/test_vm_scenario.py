@@ -156,6 +156,8 @@ def test_03_add_volume_write_remove() -> None:
     path = volume_file(vol)
     node1 = S["node1"]
     before = servers.owner(node1, path)
+    if config.CINDER_USER != "root":  # made by cinder-volume running as the cinder user
+        assert before == f"{config.CINDER_UID}:{config.CINDER_UID} 660", before
     servers.write_request(node1, path, "data", DATA_MIB)
     osc("server", "add", "volume", S["img"], vol["id"])
     wait("volume", vol["id"], "in-use", timeout=300)

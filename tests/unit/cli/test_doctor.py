@@ -286,3 +286,23 @@ def test_cinder_outside_libvirt_qemu_group_is_warned() -> None:
                                                             "libvirt-qemu:x:64055:libvirt-qemu,cinder"))
     assert not doctor._account_findings({"node1": {"accounts": joined}})
     assert not doctor._account_findings({"node1": {"accounts": {}}})  # no libvirt: nothing
+
+
+def test_pool_root_cinder_cannot_write_is_warned_once_per_filesystem() -> None:
+    accounts = facts.parse_accounts(PASSWD, GROUP.replace(
+        "libvirt-qemu:x:64055:libvirt-qemu", "libvirt-qemu:x:64055:libvirt-qemu,cinder"))
+    roots = {"uid": 0, "gid": 0, "mode": 0o755}
+    fs = {"uuid": "U1", "label": "lab0", "mount_point": "/var/lib/cinder/ocfs2/lab0",
+          "root_owner": roots}
+    node = {"accounts": accounts, "filesystems": [fs]}
+    found = doctor._account_findings({"node1": node, "node2": node})
+    assert [(f.check, f.severity) for f in found] == [("pool-owner", "warning")]
+    assert "0:0 755" in found[0].message
+    assert found[0].fix.startswith("chown cinder:cinder /var/lib/cinder/ocfs2/lab0")
+    for owner in ({"uid": 120, "gid": 120, "mode": 0o755},   # cinder's
+                  {"uid": 0, "gid": 120, "mode": 0o775},     # its group's
+                  {"uid": 0, "gid": 0, "mode": 0o1777}):     # everyone's
+        ok = {"accounts": accounts, "filesystems": [dict(fs, root_owner=owner)]}
+        assert not doctor._account_findings({"node1": ok}), owner
+    # no cinder user on the node (its services run as root): nothing to say
+    assert not doctor._account_findings({"node1": {"accounts": {}, "filesystems": [fs]}})

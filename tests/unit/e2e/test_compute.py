@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import configparser
 import re
+import subprocess
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -460,3 +461,41 @@ def test_ensure_guest_makes_image_and_flavor_once(
         ("image", "create", "--disk-format", "raw", "--container-format", "bare",
          "--file", str(image), "tiny-guest"),
         ("flavor", "create", "--ram", "192", "--disk", "1", "--vcpus", "1", "tiny")]
+
+
+def test_cinder_services_run_as_the_service_user(lab: FakeLab,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """e2e.nodes starts cinder-volume and cinder-backup as CINDER_USER (setpriv, with
+    its groups: libvirt-qemu), handing it its log first; as root with "root"."""
+    monkeypatch.setattr(config, "CINDER_USER", "cinder")
+    nodes.start_services(lab)  # type: ignore[arg-type]
+    node1 = lab.node("node1")
+    assert node1.spawned() == list(nodes.SERVICES)
+    volume = [cmd for kind, cmd in node1.calls if kind == "spawn"][0]
+    log = nodes.guest_log("node1", "cinder-volume")
+    assert volume.startswith(f"chown cinder: {log}; ")
+    assert (f"; exec setpriv --reuid=cinder --regid=cinder --init-groups "
+            f"{config.NODE_VENV}/bin/cinder-volume --config-file") in volume
+    monkeypatch.setattr(config, "CINDER_USER", "root")
+    node2 = lab.node("node2")
+    nodes.stop(lab)  # type: ignore[arg-type]
+    node2.calls.clear()
+    nodes.start_services(lab)  # type: ignore[arg-type]
+    volume = [cmd for kind, cmd in node2.calls if kind == "spawn"][0]
+    assert "setpriv" not in volume and "chown" not in volume
+    assert f"; exec {config.NODE_VENV}/bin/cinder-volume --config-file" in volume
+
+
+def test_service_user_script(tmp_path: Path) -> None:
+    script = nodes.service_user_script("cinder", 950)
+    (tmp_path / "user.sh").write_text(script)
+    subprocess.run(["sh", "-n", str(tmp_path / "user.sh")], check=True)
+    assert "useradd --system --uid 950 --gid cinder" in script
+    assert "groupadd --system --gid 950 cinder" in script
+    assert "usermod -a -G libvirt-qemu cinder" in script
+    assert ("cinder ALL = (root) NOPASSWD: /usr/local/bin/cinder-rootwrap "
+            f"{config.NODE_CONF_DIR}/rootwrap.conf *") in script
+    for label in (config.PRIMARY_LABEL, config.SECOND_LABEL, config.BACKEND_B_LABEL):
+        assert nodes.pool_dir(label) in script
+    assert "find /var/lib/cinder -xdev -exec chown cinder:cinder {} +" in script
+    assert f"chown -R cinder:cinder {nodes.backup_dir()}" in script

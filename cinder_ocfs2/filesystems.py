@@ -29,7 +29,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from cinder_ocfs2 import exception, executor, fsinfo, mountinfo
+from cinder_ocfs2 import exception, executor, fsinfo, mountinfo, volumes
 
 LOG = logging.getLogger(__name__)
 
@@ -104,8 +104,9 @@ def check_mount(path: str, mounts: Sequence[mountinfo.Mount],
         return mount, (f"{path} is mounted read-only (errors=remount-ro after an I/O or "
                        "cluster error?); check dmesg, fsck.ocfs2 the disk, then remount rw")
     if not access(path, os.W_OK | os.X_OK):
-        return mount, (f"{path} is not writable by this service's user; chown/chmod the "
-                       "filesystem root for it")
+        user = volumes.service_user()
+        return mount, (f"{path} is not writable by this service's user ({user}); `chown "
+                       f"{user}: {path}` on one node (the filesystem is shared)")
     return mount, None
 
 

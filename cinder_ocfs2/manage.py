@@ -56,7 +56,6 @@ import contextlib
 import errno
 import logging
 import os
-import pwd
 import stat
 from collections.abc import Callable, Mapping, Sequence
 
@@ -306,10 +305,7 @@ def check_owner(path: str | os.PathLike[str], shown: str | None = None) -> None:
     owner = os.stat(path).st_uid
     if euid in (0, owner):
         return
-    try:
-        user = pwd.getpwuid(euid).pw_name
-    except KeyError:
-        user = str(euid)
+    user = volumes.service_user()
     raise ManageError(f"cannot manage {shown or path}: it belongs to uid {owner}, and this "
                       f"service runs as {user} (uid {euid}), which may not take it over; "
                       f"`chown {user}: {os.fspath(path)}` on a node, then retry")

@@ -35,6 +35,7 @@ import errno
 import fcntl
 import logging
 import os
+import pwd
 import re
 import stat
 import time
@@ -252,6 +253,14 @@ def delete(path: str) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+def service_user() -> str:
+    """The name of the user this process runs as (its uid when it has none)."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
 
 
 def size_of(path: str) -> int:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pwd
 import stat
 from typing import Any
 
@@ -192,6 +193,14 @@ def _plan(args: argparse.Namespace, device: str, found: dict[str, Any],
     return args.label, [[*mkfs, device]], "format"
 
 
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def run_add(args: argparse.Namespace) -> int:
     state = cluster.read_state()
     if not state.online:
@@ -214,6 +223,9 @@ def run_add(args: argparse.Namespace) -> int:
                              f"{mount_point}")
     if not here:
         commands.append(["mount", "-t", "ocfs2", "-o", options, device, mount_point])
+    if action == "format" and _user_exists(args.owner):
+        # a new filesystem's root is root's: hand it to the volume services' user
+        commands.append(["chown", f"{args.owner}:", mount_point])
     if args.dry_run or not args.yes or args.json:
         plan = {"device": device, "action": action, "label": label,
                 "mount_point": mount_point, "options": options, "commands": commands,
@@ -241,6 +253,8 @@ def run_add(args: argparse.Namespace) -> int:
         if cmd[0] == "mount":
             os.makedirs(mount_point, exist_ok=True)
             common.say(f"mounting {device} at {mount_point}")
+        elif cmd[0] == "chown":
+            common.say(f"handing {mount_point} to {args.owner}")
         else:
             common.say(f"formatting {device}: {' '.join(cmd)}")
         executor.run(cmd, timeout=args.timeout)
@@ -286,6 +300,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="mount under this directory (default: %(default)s)")
     a.add_argument("--force", action="store_true",
                    help="format even though the disk holds a signature (destroys it)")
+    a.add_argument("--owner", default="cinder",
+                   help="after formatting, chown the new filesystem's root to this user "
+                        "when it exists here: the user cinder-volume runs as "
+                        "(default: %(default)s)")
     a.add_argument("--no-fstab", action="store_true", help="do not write /etc/fstab")
     a.add_argument("--fstab", default=FSTAB, help=argparse.SUPPRESS)
     a.add_argument("--dry-run", action="store_true", help="print what would be done")

@@ -650,6 +650,10 @@ def test_16_hot_add_disk(deployment: Lab) -> None:
     # Bigger than every pool so far: the capacity weigher must pick it for the next volume.
     biggest = max(float(p["total_capacity_gb"]) for p in get_pools())
     deployment.add_disk(label=label, size=f"{int(biggest) + 4}G", mount=True)
+    # A new filesystem's root is root's: the operator hands it to the services' user
+    # (once, on one node: the filesystem is shared). Until then the nodes report the
+    # pool down, "not writable by this service's user (cinder)".
+    S["node1"].sh(f"chown {config.CINDER_USER}: {nodes.pool_dir(label)}")
     # No restart: every node's cinder-volume finds the pool at its next stats refresh
     # (and logs it once). The scheduler keeps one pool list per active-active cluster,
     # the last one a node reported, so wait until every node has seen the pool, then

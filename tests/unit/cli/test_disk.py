@@ -64,6 +64,19 @@ def test_formats_empty_disk_mounts_and_writes_fstab(env, fake_exec, capsys):
     assert f"data1 {NEW_UUID} {mp}" in capsys.readouterr().out
 
 
+def test_format_hands_the_new_root_to_the_owner_when_that_user_exists(env, fake_exec):
+    """--owner (default cinder, absent on this host): root exists everywhere."""
+    assert main.main(["disk", "add", "/dev/vdc", "--label", "data1", "--owner", "root",
+                      "--yes", *env["args"]]) == 0
+    mp = str(env["base"] / "data1")
+    assert fake_exec.calls[2:4] == [["mount", "-t", "ocfs2", "-o", OPTS, "/dev/vdc", mp],
+                                    ["chown", "root:", mp]]
+    fake_exec.calls.clear()
+    assert main.main(["disk", "add", "/dev/vdc", "--label", "data2", "--owner", "nobody-x",
+                      "--yes", *env["args"]]) == 0
+    assert not fake_exec.ran("chown")
+
+
 def test_refuses_disk_with_data(env, fake_exec, capsys):
     fake_exec.on(["wipefs"], recorded("cli/host-wipefs-json.ext4.txt"))
     rc = main.main(["disk", "add", "/dev/vdc", "--label", "data1", "--yes", *env["args"]])

@@ -57,14 +57,17 @@ faults: deps venv
 	$(VPY) -m pytest -q -m lab --durations=10 $(FAULTS)
 
 # CI runs this: lint, unit, the lab tests, then the operators' scenario on real Cinder,
-# tempest's CI subset, the VM scenario's core (make vm) and the fault suite against the same
-# deployment (one boot), torn
-# down afterwards even when a stage failed; `make e2e` alone leaves the deployment running.
-# TEST_NOVA: Nova in make test's deployment (0: none, and make vm skips). With it the
-# lab stage boots the same compute image (LAB_COMPUTE), so CI builds one image, not two,
-# and the VM stage runs the scenario's core (TEST_VM_MARK): the whole of it took CI
-# past 75 min (78 min, 2026-12-06). make demo, then make vm, runs all of it.
-TEST_NOVA ?= 1
+# tempest's CI subset, the VM scenario's core (make vm, with TEST_NOVA=1) and the fault
+# suite against the same deployment (one boot), torn down afterwards even when a stage
+# failed; `make e2e` alone leaves the deployment running.
+# TEST_NOVA: Nova in make test's deployment (0, the default: none, and make vm skips).
+# `make test TEST_NOVA=1` deploys Nova, boots the lab stage on the same compute image
+# (LAB_COMPUTE) and runs the VM scenario's core (TEST_VM_MARK) before the faults. It
+# does not fit CI's 75 min on this hardware: the clean-clone run of 2026-12-06 took
+# lab 14:50, e2e 22:47, tempest 11 min and the VM core 34:50 (guests boot in 5 min
+# under nested emulation; live migration alone 17.7 min), 86 min before the faults.
+# make demo, then make vm, runs the whole VM scenario.
+TEST_NOVA ?= 0
 TEST_VM_MARK ?= lab and vm_core
 test: LAB_MARK = lab and not record
 test: export E2E_NOVA = $(TEST_NOVA)

@@ -290,8 +290,8 @@ def size_for(pool_root: str | os.PathLike[str], source_name: object,
     ``source_name`` also linked as ``target`` by an adopt that crashed.
     """
     src, _ = _resolve(pool_root, source_name, templates, owner, target)
-    check_raw(src, str(source_name))
     check_owner(src, str(source_name))
+    check_raw(src, str(source_name))
     return size_gib(src)
 
 
@@ -329,8 +329,8 @@ def adopt(pool_root: str | os.PathLike[str], source_name: object,
     """
     src, linked = _resolve(pool_root, source_name, templates, owner, target)
     target = os.fspath(target)
-    check_raw(src, str(source_name))
     check_owner(src, str(source_name))
+    check_raw(src, str(source_name))
     size = size_gib(src)
     if mode is not None:
         os.chmod(src, mode | stat.S_IWUSR)  # growing needs write access
@@ -419,8 +419,8 @@ def _entry(root: str, name: str, managed: Mapping[str, str], snapshot: bool,
             entry["reason_not_safe"] = f"already managed by Cinder as {desc}"
             return entry
         resolve_source(root, name)
-        fmt = check_raw(path, name)
         check_owner(path, name)
+        fmt = check_raw(path, name)
         if st.st_size == 0:
             raise ManageError(f"{name} is empty")
         # Cinder's ManageableVolume.extra_info is a dict of strings.

@@ -46,6 +46,7 @@ from cinder_ocfs2 import (
     exception,
     executor,
     filesystems,
+    locks,
     manage,
     names,
     opts,
@@ -203,6 +204,14 @@ class OCFS2Driver(driver.VolumeDriver):
             raise self._config_error("ocfs2_images_dir", conf.ocfs2_images_dir,
                                      "give the absolute path of the Glance file store's "
                                      "directory as this service sees it")
+        problem = locks.backend_url_problem(
+            CONF.coordination.backend_url, clustered=bool(self.cluster_name),
+            shared_host=bool(conf.safe_get("backend_host") or getattr(CONF, "backend_host", None)))
+        if problem and problem.fatal:
+            LOG.error(problem.message)
+            raise cinder_exception.InvalidConfigurationValue(message=problem.message)
+        if problem:
+            LOG.warning(problem.message)
 
     def check_for_setup_error(self):
         conf = self.configuration

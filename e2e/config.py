@@ -127,6 +127,8 @@ def coordination_url() -> str:
 
     Not tooz's file driver on OCFS2: it takes fcntl() (POSIX) locks, and with
     the o2cb stack OCFS2 keeps those node-local (only flock() is clustered).
+    This driver has only 65,536 lock keys (the driver warns at setup, see
+    cinder_ocfs2/locks.py); etcd would be the production choice.
     """
     return f"postgresql://postgres@{HOST_IP}:{PG_PORT}/cinder"
 

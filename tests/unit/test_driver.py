@@ -89,8 +89,9 @@ class DriverFixture(TestCase):
         self.context = mock.sentinel.context
         self.drv = self._driver()
 
-    def _driver(self):
-        drv = driver.OCFS2Driver(configuration=self.configuration, host="node1@ocfs2")
+    def _driver(self, cluster_name: str | None = None):
+        drv = driver.OCFS2Driver(configuration=self.configuration, host="node1@ocfs2",
+                                 cluster_name=cluster_name)
         drv.monitor._read_mounts = self._mounts
         drv.monitor._query = lambda path: self.mounted[path]
         drv.monitor._read_cluster = drv._read_cluster
@@ -1205,6 +1206,19 @@ class OCFS2DriverTestCase(DriverFixture):
             self.override_config(option, good[option], group=GROUP)
         self._driver()
 
+    def test_node_local_coordination_is_refused_when_clustered(self):
+        self.override_config("backend_url", "file:///var/lib/cinder", group="coordination")
+        self._driver()  # one service per backend: Cinder's default, fine
+        exc = self.assertRaises(cinder_exception.InvalidConfigurationValue, self._driver,
+                                "ocfs2-aa")
+        self.assertIn("node-local", str(exc))
+        self.assertIn("etcd3+http://", str(exc))
+
+    def test_postgresql_coordination_is_warned_about(self):
+        self.override_config("backend_url", "postgresql://db/cinder", group="coordination")
+        with self.assertLogs("cinder_ocfs2.driver", "WARNING") as logs:
+            self._driver("ocfs2-aa")
+        self.assertIn("65,536 lock keys", "".join(logs.output))
 
 
 class OCFS2DriverLockTestCase(DriverFixture):

@@ -120,7 +120,13 @@ def _why_stuck(ids: dict[str, str]) -> str:
                     if ident in line][-3:]
             logged += [f"{log.parent.name}/{log.name}: {hit}" for hit in hits]
         lines.append(f"{ident}: workers row {row or 'none'}; logged: {' | '.join(logged)}")
-    return " || ".join(lines)
+    waiting = procs.run(["psql", "-h", config.HOST_IP, "-p", str(config.PG_PORT), "-U",
+                         "postgres", "-d", "cinder", "-tAc",
+                         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                         " AND NOT granted"]).stdout.strip()
+    # tooz's PostgreSQL driver has 65,536 lock keys (cinder_ocfs2/locks.py): a clone
+    # whose lock names collide waits on itself.
+    return f"coordination locks waited for: {waiting} || " + " || ".join(lines)
 
 
 def _kill_volume_service(node) -> int:

@@ -77,7 +77,6 @@ USER_ID = "admin"
 NODE_VENV = lab_config.GUEST_VENV
 NODE_SRC = lab_config.GUEST_SRC
 NODE_CONF_DIR = "/etc/cinder"
-NODE_LOG_DIR = "/var/log/cinder"
 MOUNT_ROOT = lab_config.MOUNT_ROOT
 CINDER_CLUSTER = "ocfs2-aa"
 # "cluster": Cinder active-active (same ``cluster`` on every node, tooz locks on

@@ -80,12 +80,15 @@ def _status(kind: str, ident: str) -> str:
     return "deleted" if now is None else now
 
 
+def _sql(query: str) -> str:
+    """``query``'s rows from Cinder's database, as psql prints them unaligned."""
+    return procs.run(["psql", "-h", config.HOST_IP, "-p", str(config.PG_PORT), "-U",
+                      "postgres", "-d", "cinder", "-tAc", query]).stdout.strip()
+
+
 def _advisory_locks() -> int:
     """Coordination locks (tooz's PostgreSQL driver: advisory locks) held right now."""
-    out = procs.run(["psql", "-h", config.HOST_IP, "-p", str(config.PG_PORT), "-U",
-                     "postgres", "-d", "cinder", "-tAc",
-                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"]).stdout
-    return int(out.strip() or 0)
+    return int(_sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") or 0)
 
 
 def _unclaimed(ids: set[str]) -> set[str]:
@@ -97,11 +100,8 @@ def _unclaimed(ids: set[str]) -> set[str]:
     if not ids:
         return set()
     listed = ",".join(f"'{i}'" for i in sorted(ids))
-    out = procs.run(["psql", "-h", config.HOST_IP, "-p", str(config.PG_PORT), "-U",
-                     "postgres", "-d", "cinder", "-tAc",
-                     "SELECT resource_id FROM workers WHERE NOT deleted AND service_id IS NULL"
-                     f" AND resource_id IN ({listed})"]).stdout
-    return set(out.split())
+    return set(_sql("SELECT resource_id FROM workers WHERE NOT deleted AND service_id IS NULL"
+                    f" AND resource_id IN ({listed})").split())
 
 
 def _why_stuck(ids: dict[str, str]) -> str:
@@ -109,21 +109,16 @@ def _why_stuck(ids: dict[str, str]) -> str:
     who claimed its workers row, and the last lines each service logged on it."""
     lines = []
     for ident in ids:
-        row = procs.run(["psql", "-h", config.HOST_IP, "-p", str(config.PG_PORT), "-U",
-                         "postgres", "-d", "cinder", "-tAc",
-                         "SELECT w.status, w.service_id, s.host, s.binary, w.updated_at"
-                         " FROM workers w LEFT JOIN services s ON s.id = w.service_id"
-                         f" WHERE NOT w.deleted AND w.resource_id = '{ident}'"]).stdout.strip()
+        row = _sql("SELECT w.status, w.service_id, s.host, s.binary, w.updated_at"
+                   " FROM workers w LEFT JOIN services s ON s.id = w.service_id"
+                   f" WHERE NOT w.deleted AND w.resource_id = '{ident}'")
         logged = []
         for log in sorted(log_paths()):
             hits = [line[:300] for line in log.read_text(errors="replace").splitlines()
                     if ident in line][-3:]
             logged += [f"{log.parent.name}/{log.name}: {hit}" for hit in hits]
         lines.append(f"{ident}: workers row {row or 'none'}; logged: {' | '.join(logged)}")
-    waiting = procs.run(["psql", "-h", config.HOST_IP, "-p", str(config.PG_PORT), "-U",
-                         "postgres", "-d", "cinder", "-tAc",
-                         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-                         " AND NOT granted"]).stdout.strip()
+    waiting = _sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
     # tooz's PostgreSQL driver has 65,536 lock keys (cinder_ocfs2/locks.py): a clone
     # whose lock names collide waits on itself.
     return f"coordination locks waited for: {waiting} || " + " || ".join(lines)
@@ -267,6 +262,7 @@ def test_forty_operations_and_a_killed_service(deployment: Lab, report) -> None:
         if sha_head(node2, path, mib=4) != src_sha:
             report.data_lost += 1
     locks = _advisory_locks()
+    why = _why_stuck(stuck) if stuck else ""  # before the clean-up deletes what it names
 
     # Clean up (reset what the kill left stuck, as an operator would), then count orphans.
     clean_up("fault-aa-")
@@ -279,6 +275,6 @@ def test_forty_operations_and_a_killed_service(deployment: Lab, report) -> None:
     report.orphans = len(orphans(node1))
     assert not unexplained, f"errors the kill does not explain: {unexplained}"
     assert not wrong, f"operations that ended wrong: {wrong}"
-    assert not stuck, f"stuck after {SETTLE_TIMEOUT}s: {stuck}; {_why_stuck(stuck)}"
+    assert not stuck, f"stuck after {SETTLE_TIMEOUT}s: {stuck}; {why}"
     assert locks == 0, f"{locks} coordination locks still held"
     assert report.data_lost == 0 and report.orphans == 0, orphans(node1)

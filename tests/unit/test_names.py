@@ -77,3 +77,12 @@ def test_is_cinder_name():
     assert names.is_cinder_name(f"v-{ID}", ["v-%s"])
     assert names.is_cinder_name(f"v-{ID}", "v-%s")  # one template, not its characters
     assert not names.is_cinder_name(f"volume-{ID}", ())
+    assert not names.is_cinder_name("", ())
+
+
+def test_is_cinder_name_matches_all_templates_at_once():
+    templates = ("vol.(%s)", "vol.(%s).snap")  # regex characters are literal
+    assert names.is_cinder_name(f"vol.({ID})", templates)
+    assert names.is_cinder_name(f"vol.({ID}).snap", templates)  # the longer one too
+    assert not names.is_cinder_name(f"volx({ID})", templates)
+    assert not names.is_cinder_name(f"vol.({ID}).snapx", templates)

@@ -20,18 +20,24 @@ Runs against the deployment with Nova (``E2E_NOVA=1 python -m e2e up``, what
 (e2e/guest_image.py), which reports on its serial console, and again on the
 shared filesystem through a node.
 
-The core, in order: a server from the image; the seed's ``server add volume``
-/ ``server remove volume`` with the guest writing, and what libvirt does to
-the file's ownership; an extend while attached refused (by the API's policy,
-and by the scheduler when the policy lets it through), the file unchanged; boot
-from volume; the volume written on node1 read by a guest on node2, and, while
-that guest's qemu holds the file, an in-use backup and an in-use upload to an
-image that both give the data back; a snapshot of an attached volume while
-its guest writes; multiattach of one volume to the servers on both nodes, one
-guest writing a log the other follows; live migration node2 -> node1 -> node2
-while the guest writes a log, with no record lost; a front-end QoS spec in the
-disk's ``<iotune>``; deleting the servers leaves the volumes ``available`` with
-their data.
+The steps, in order: boot from volume (a bootable volume from the image, a
+server on it, on node2); the seed's ``server add volume`` / ``server remove
+volume`` on that server with the guest writing, and what libvirt does to the
+file's ownership; an extend while attached refused (by the API's policy, and by
+the scheduler when the policy lets it through), the file unchanged; a server
+from the image on node1; the volume written on node2 read by that guest, and,
+while its qemu holds the file, an in-use backup and an in-use upload to an image
+that both give the data back; a snapshot of an attached volume while its guest
+writes; multiattach of one volume to the servers on both nodes, one guest
+writing a log the other follows; live migration node2 -> node1 -> node2 while
+the guest writes a log, with no record lost; a front-end QoS spec in the disk's
+``<iotune>``; deleting the servers leaves the volumes ``available`` with their
+data.
+
+The core (``vm_core``, what ``make test`` runs) boots one guest, the
+boot-from-volume server, and does the rest of its steps on it: attach, write,
+extend refused, detach, live migration there and back, delete. A guest takes
+2-3 minutes to boot under nested emulation; a live migration, about 25 s.
 
 Multiattach runs before the live migration, so that it does not depend on a
 guest having survived one (under nested emulation a migrated guest sometimes
@@ -135,23 +141,28 @@ def test_01_compute_ready() -> None:
 
 
 @pytest.mark.vm_core
-def test_02_server_from_image() -> None:
+def test_02_boot_from_volume() -> None:
+    """A bootable volume from the image, then a server on it, on node2. The image is
+    raw in Glance's file store on the pool, so the volume is a reflink of Glance's
+    file (the driver's clone_image), seconds, with no image-volume cache entry."""
     need("ready")
-    osc("server", "create", "--flavor", deploy.FLAVOR, "--image", deploy.GUEST_IMAGE,
-        "--nic", "none", "--availability-zone", "nova:node1",
-        f"{PREFIX}img", timeout=600)
-    info = servers.wait_server(f"{PREFIX}img")
-    assert info["OS-EXT-SRV-ATTR:host"] == "node1"
-    event = booted(f"{PREFIX}img")
-    assert event.get("bootdev") == "vda"
-    assert event.get("owner") == info["id"]  # the DMI UUID is Nova's instance id
-    S["img"] = info["id"]
+    t0 = time.monotonic()
+    vol = _volume(f"{PREFIX}boot", "--image", deploy.GUEST_IMAGE, "--bootable")
+    print(f"\nthe bootable volume from the image: {time.monotonic() - t0:.0f} s")
+    osc("server", "create", "--flavor", deploy.FLAVOR, "--volume", vol["id"],
+        "--nic", "none", "--availability-zone", "nova:node2", f"{PREFIX}bfv", timeout=600)
+    info = servers.wait_server(f"{PREFIX}bfv")
+    assert info["OS-EXT-SRV-ATTR:host"] == "node2"
+    assert "booted from volume" in str(info["image"]), info["image"]
+    assert vol["id"] in servers.attached_ids(info)
+    booted(f"{PREFIX}bfv")
+    S["bfv"], S["boot"] = info["id"], vol
 
 
 @pytest.mark.vm_core
 def test_03_add_volume_write_remove() -> None:
     """The seed's ``server add volume`` / ``server remove volume``: the guest writes."""
-    need("img")
+    need("bfv")
     vol = _volume(f"{PREFIX}data")
     path = volume_file(vol)
     node1 = S["node1"]
@@ -159,23 +170,23 @@ def test_03_add_volume_write_remove() -> None:
     if config.CINDER_USER != "root":  # made by cinder-volume running as the cinder user
         assert before == f"{config.CINDER_UID}:{config.CINDER_UID} 660", before
     servers.write_request(node1, path, "data", DATA_MIB)
-    osc("server", "add", "volume", S["img"], vol["id"])
+    osc("server", "add", "volume", S["bfv"], vol["id"])
     wait("volume", vol["id"], "in-use", timeout=300)
     serial = servers.serial_of(vol["id"])
-    wrote = servers.wait_event(S["img"], lambda e: e.kind == "wrote" and e.serial == serial,
+    wrote = servers.wait_event(S["bfv"], lambda e: e.kind == "wrote" and e.serial == serial,
                                600, f"wrote on {serial}")
     assert int(wrote.get("mib")) == DATA_MIB
     # server show and volume show agree.
-    assert vol["id"] in servers.attached_ids(servers.show(S["img"]))
+    assert vol["id"] in servers.attached_ids(servers.show(S["bfv"]))
     attachments = osc_json("volume", "show", vol["id"])["attachments"]
-    assert [a["server_id"] for a in attachments] == [S["img"]], attachments
+    assert [a["server_id"] for a in attachments] == [S["bfv"]], attachments
     # libvirt's dynamic_ownership (stock): qemu runs as libvirt-qemu and the file is
     # chowned to it while attached, then given back.
     attached = servers.owner(node1, path)
     _extend_refused(node1, vol["id"], path)
-    osc("server", "remove", "volume", S["img"], vol["id"])
+    osc("server", "remove", "volume", S["bfv"], vol["id"])
     wait("volume", vol["id"], "available", timeout=300)
-    servers.wait_event(S["img"], lambda e: e.kind == "gone" and e.serial == serial, 300,
+    servers.wait_event(S["bfv"], lambda e: e.kind == "gone" and e.serial == serial, 300,
                        f"gone of {serial}")
     after = servers.owner(node1, path)
     print(f"\nvolume file ownership: before attach {before}, attached {attached}, "
@@ -223,34 +234,32 @@ def _user_message(ident: str, action: str, timeout: float = 180) -> str:
     raise AssertionError(f"no user message on {action} of {ident} within {timeout:.0f}s")
 
 
-@pytest.mark.vm_core
-def test_04_boot_from_volume() -> None:
-    """A bootable volume from the image (the image cache's second use), then a server on it."""
+def test_04_server_from_image() -> None:
     need("ready")
-    vol = _volume(f"{PREFIX}boot", "--image", deploy.GUEST_IMAGE, "--bootable")
-    osc("server", "create", "--flavor", deploy.FLAVOR, "--volume", vol["id"],
-        "--nic", "none", "--availability-zone", "nova:node2", f"{PREFIX}bfv", timeout=600)
-    info = servers.wait_server(f"{PREFIX}bfv")
-    assert info["OS-EXT-SRV-ATTR:host"] == "node2"
-    assert "booted from volume" in str(info["image"]), info["image"]
-    assert vol["id"] in servers.attached_ids(info)
-    booted(f"{PREFIX}bfv")
-    S["bfv"], S["boot"] = info["id"], vol
+    osc("server", "create", "--flavor", deploy.FLAVOR, "--image", deploy.GUEST_IMAGE,
+        "--nic", "none", "--availability-zone", "nova:node1",
+        f"{PREFIX}img", timeout=600)
+    info = servers.wait_server(f"{PREFIX}img")
+    assert info["OS-EXT-SRV-ATTR:host"] == "node1"
+    event = booted(f"{PREFIX}img")
+    assert event.get("bootdev") == "vda"
+    assert event.get("owner") == info["id"]  # the DMI UUID is Nova's instance id
+    S["img"] = info["id"]
 
 
-def test_05_data_written_on_node1_verifies_on_node2() -> None:
-    need("bfv", "data")
+def test_05_data_written_on_node2_verifies_on_node1() -> None:
+    need("img", "data")
     vol = S["data"]
-    osc("server", "add", "volume", S["bfv"], vol["id"])
+    osc("server", "add", "volume", S["img"], vol["id"])
     serial = servers.serial_of(vol["id"])
-    event = servers.wait_event(S["bfv"], lambda e: e.kind == "verified" and e.serial == serial,
+    event = servers.wait_event(S["img"], lambda e: e.kind == "verified" and e.serial == serial,
                                600, f"verified on {serial}")
     assert event.ok, event.fields
-    owned = servers.owner(S["node2"], volume_file(vol))
+    owned = servers.owner(S["node1"], volume_file(vol))
     copies = _in_use_copies(vol)
-    osc("server", "remove", "volume", S["bfv"], vol["id"])
+    osc("server", "remove", "volume", S["img"], vol["id"])
     wait("volume", vol["id"], "available", timeout=300)
-    print(f"\nwhile qemu on node2 held the file (owner {owned}): {copies}")
+    print(f"\nwhile qemu on node1 held the file (owner {owned}): {copies}")
 
 
 def _in_use_copies(vol: dict[str, Any]) -> str:
@@ -407,29 +416,43 @@ def _resumed(server: str, serial: str, seq: int, leg: str) -> int:
     return _log_seq(server, serial, int(event.get("records")))
 
 
-@pytest.mark.vm_core
-def test_07_live_migration_keeps_every_write() -> None:
-    """node2 -> node1 -> node2 with the boot volume and a log volume attached, the guest
-    appending an O_DIRECT + fsync record every second the whole time."""
-    need("bfv")
-    vol = _volume(f"{PREFIX}log")
+def _migrate_while_logging(vol: dict[str, Any], host: str, leg: str, above: int = 0) -> str:
+    """Live-migrates the boot-from-volume server to ``host`` with the log volume
+    ``vol`` attached while its guest appends an O_DIRECT + fsync record every second,
+    then detaches it: every record the guest reported is on disk, none torn. ``above``:
+    the last record it wrote before (a log attached again goes on from there)."""
     node1 = S["node1"]
-    servers.write_request(node1, volume_file(vol), "log")
     osc("server", "add", "volume", S["bfv"], vol["id"])
     serial = servers.serial_of(vol["id"])
-    seq = _log_seq(S["bfv"], serial, 5)
-    there = _live_migrate(S["bfv"], "node1")
-    seq = _resumed(S["bfv"], serial, seq, "node2->node1")  # a new console on the new host
-    back = _live_migrate(S["bfv"], "node2")
-    seq = _resumed(S["bfv"], serial, seq, "node1->node2")
-    print(f"\nlive migration node2->node1 {there:.0f}s, node1->node2 {back:.0f}s, "
-          f"log at record {seq}; guests stopped after a migration: {HUNG or 'none'}")
+    seq = _log_seq(S["bfv"], serial, above)
+    took = _live_migrate(S["bfv"], host)
+    seq = _resumed(S["bfv"], serial, seq, leg)  # a new console on the new host
     osc("server", "remove", "volume", S["bfv"], vol["id"])
     wait("volume", vol["id"], "available", timeout=300)
     check = servers.check_log(node1, volume_file(vol), seq)
     assert check.bad_seq == 0, check
     assert check.records >= seq, (check, seq)  # every record the guest reported is there
+    S["log_seq"] = seq
+    return (f"live migration {leg} {took:.0f} s, the log at record {seq}, "
+            f"{check.records} on disk; guests stopped after a migration: {HUNG or 'none'}")
+
+
+@pytest.mark.vm_core
+def test_07_live_migration_keeps_every_write() -> None:
+    """node2 -> node1 with the boot volume and a log volume attached, the guest
+    appending the whole time."""
+    need("bfv")
+    vol = _volume(f"{PREFIX}log")
+    servers.write_request(S["node1"], volume_file(vol), "log")
+    print("\n" + _migrate_while_logging(vol, "node1", "node2->node1"))
     S["log"] = vol
+
+
+def test_07b_live_migration_back() -> None:
+    """node1 -> node2: the log attached again, its owner (the same guest, by its
+    instance UUID) checks every record and appends from the next number."""
+    need("log")
+    print("\n" + _migrate_while_logging(S["log"], "node2", "node1->node2", S["log_seq"]))
 
 
 #: The operators' disk_qos_specs (the seed), as a front-end QoS spec.
@@ -468,7 +491,8 @@ def test_08_front_end_qos_reaches_the_domain() -> None:
 
 @pytest.mark.vm_core
 def test_09_deleting_servers_keeps_volumes() -> None:
-    need("img")
+    if "img" not in S:
+        need("bfv")  # the core boots only the boot-from-volume server
     for key in ("img", "bfv"):
         if key in S:
             osc("server", "delete", "--wait", S[key], timeout=600)

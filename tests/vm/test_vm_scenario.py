@@ -36,8 +36,9 @@ data.
 
 The core (``vm_core``, what ``make test`` runs) boots one guest, the
 boot-from-volume server, and does the rest of its steps on it: attach, write,
-extend refused, detach, live migration there and back, delete. A guest takes
-2-3 minutes to boot under nested emulation; a live migration, about 25 s.
+extend refused, detach, a live migration node2 -> node1 with a log attached,
+delete. A guest takes 2-3 minutes to boot under nested emulation; a live
+migration, about 25 s.
 
 Multiattach runs before the live migration, so that it does not depend on a
 guest having survived one (under nested emulation a migrated guest sometimes

@@ -42,16 +42,24 @@ def console(server: str) -> list[Event]:
     return guest_image.parse_console(text)
 
 
+def last_line(server: str) -> int:
+    """The console line of ``server``'s last event (0: none): pass it to
+    :func:`wait_event` as ``after`` to wait only for what comes next."""
+    events = console(server)
+    return events[-1].line if events else 0
+
+
 def wait_event(server: str, match: Callable[[Event], bool], timeout: float = 600,
-               what: str = "") -> Event:
-    """The first event on ``server``'s console for which ``match`` is true.
+               what: str = "", after: int = 0) -> Event:
+    """The first event on ``server``'s console for which ``match`` is true, among
+    those past console line ``after``; a write or log error there ends the wait.
 
     Raises AssertionError with the console's events when none came in time.
     """
     deadline = time.monotonic() + timeout
     events: list[Event] = []
     while time.monotonic() < deadline:
-        events = console(server)
+        events = [e for e in console(server) if e.line > after]
         for event in events:
             if match(event):
                 return event

@@ -296,10 +296,11 @@ def _in_use_copies(vol: dict[str, Any]) -> str:
             f"image {uploaded:.0f} s, a volume from it verifies")
 
 
-def _log_seq(server: str, serial: str, above: int, timeout: float = 300) -> int:
+def _log_seq(server: str, serial: str, above: int, timeout: float = 300,
+             after: int = 0) -> int:
     event = servers.wait_event(
         server, lambda e: e.kind == "log" and e.serial == serial and int(e.get("seq", 0)) > above,
-        timeout, f"log record past {above} on {serial}")
+        timeout, f"log record past {above} on {serial}", after)
     return int(event.get("seq"))
 
 
@@ -423,9 +424,12 @@ def _migrate_while_logging(vol: dict[str, Any], host: str, leg: str, above: int 
     then detaches it: every record the guest reported is on disk, none torn. ``above``:
     the last record it wrote before (a log attached again goes on from there)."""
     node1 = S["node1"]
+    # Only what the console says from now on: a log detached earlier (07, before 07b)
+    # left a log-error of its own there, which would end the wait at once.
+    mark = servers.last_line(S["bfv"])
     osc("server", "add", "volume", S["bfv"], vol["id"])
     serial = servers.serial_of(vol["id"])
-    seq = _log_seq(S["bfv"], serial, above)
+    seq = _log_seq(S["bfv"], serial, above, after=mark)
     took = _live_migrate(S["bfv"], host)
     seq = _resumed(S["bfv"], serial, seq, leg)  # a new console on the new host
     osc("server", "remove", "volume", S["bfv"], vol["id"])

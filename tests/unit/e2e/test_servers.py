@@ -62,6 +62,17 @@ def test_wait_event_fails_with_what_the_console_said(monkeypatch: pytest.MonkeyP
         servers.wait_event("vm1", lambda e: e.kind == "verified", timeout=10, what="verified")
 
 
+def test_wait_event_after_a_line_ignores_earlier_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    old = "TINYGUEST log-error dev=vdb serial=aaaa seq=7\n"
+    new = old + "TINYGUEST log dev=vdb serial=aaaa seq=9\n"
+    monkeypatch.setattr(servers.clients, "cli", FakeCli([old, old, new]))
+    monkeypatch.setattr(servers.time, "sleep", lambda s: None)
+    after = servers.last_line("vm1")
+    assert after == 1
+    event = servers.wait_event("vm1", lambda e: e.kind == "log", timeout=60, after=after)
+    assert event.get("seq") == "9"
+
+
 @pytest.mark.parametrize("shown", [
     [{"id": "a1"}, {"id": "b2"}],  # python-openstackclient 7+: a list of dicts
     "id='a1'\nid='b2'",            # older clients: one string

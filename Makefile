@@ -95,10 +95,13 @@ tempest: venv
 # Every benchmark of bench/ on the lab in one run (bench/run_all.py), on the deployment
 # (brought up, or make demo's reused); the report lands in .lab/bench/report.md.
 # BENCH picks some: make bench BENCH=api,scale (api, copy, frag, cow, scale, scaleout).
+# BENCH_API_ARGS go to bench_api.py; 8 GiB volumes need a lab with bigger pools:
+#   LAB_DISK_SIZE=32G make bench BENCH_API_ARGS='--sizes 1,8 --skip backup'
 BENCH ?=
+BENCH_API_ARGS ?=
 bench: deps venv
 	$(VPY) -m e2e up
-	$(VPY) bench/run_all.py $(if $(BENCH),--only $(BENCH))
+	$(VPY) bench/run_all.py $(if $(BENCH),--only $(BENCH)) --api-args='$(BENCH_API_ARGS)'
 
 demo-down: venv
 	$(VPY) -m e2e down

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 DEFAULT_VOLUME_TEMPLATE = "volume-%s"
 DEFAULT_SNAPSHOT_TEMPLATE = "snapshot-%s"
@@ -66,11 +66,17 @@ def _any_pattern(templates: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(_pattern(t).pattern for t in templates) or "(?!)")
 
 
-def is_cinder_name(name: str, templates: str | Iterable[str] = DEFAULT_TEMPLATES) -> bool:
-    """True if ``name`` is the file name of some volume or snapshot (any template).
+def matcher(templates: str | Iterable[str] = DEFAULT_TEMPLATES
+            ) -> Callable[[str], re.Match[str] | None]:
+    """A function that matches a name against all of ``templates`` at once.
 
-    One match against all the templates at once: the stats refresh asks this of
-    every file in a pool (11,000 names took 40 % of its walk one template at a time).
+    For loops over every file of a pool (the stats refresh: 11,000 names took 40 %
+    of its walk one template at a time); true (a match) for a volume or snapshot name.
     """
     templates = (templates,) if isinstance(templates, str) else tuple(templates)
-    return _any_pattern(templates).fullmatch(name) is not None
+    return _any_pattern(templates).fullmatch
+
+
+def is_cinder_name(name: str, templates: str | Iterable[str] = DEFAULT_TEMPLATES) -> bool:
+    """True if ``name`` is the file name of some volume or snapshot (any template)."""
+    return matcher(templates)(name) is not None

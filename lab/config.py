@@ -67,7 +67,9 @@ COMPUTE = os.environ.get("LAB_COMPUTE", "0") == "1"
 
 # VM sizing.
 NODE_MEMORY_MB = int(os.environ.get("LAB_NODE_MEMORY_MB", "1536"))
-DEFAULT_DISK_SIZE = "4G"
+# The first pool's disk (lab0), sparse on the host: LAB_DISK_SIZE=32G for
+# bench_api.py --sizes 8 (it needs about 3x the largest size free).
+DEFAULT_DISK_SIZE = os.environ.get("LAB_DISK_SIZE", "4G")
 DEFAULT_LABEL = "lab0"
 
 

@@ -16,6 +16,8 @@
 import os
 from unittest import mock
 
+import pytest
+
 from cinder_ocfs2 import capacity
 
 GiB = capacity.GiB
@@ -41,6 +43,18 @@ def make_pool(path) -> int:
 def test_provisioned_counts_volume_and_snapshot_files(tmp_path):
     expected = make_pool(tmp_path)
     assert capacity.provisioned(str(tmp_path)) == (expected, 3)
+
+
+def test_provisioned_closes_its_descriptor(tmp_path):
+    make_pool(tmp_path)
+    before = len(os.listdir("/proc/self/fd"))
+    capacity.provisioned(str(tmp_path))
+    with mock.patch.object(capacity.stat, "S_ISREG", side_effect=RuntimeError("boom")):
+        with pytest.raises(RuntimeError):
+            capacity.provisioned(str(tmp_path))
+    assert len(os.listdir("/proc/self/fd")) == before
+    with pytest.raises(NotADirectoryError):  # a pool path that is a file: as scandir did
+        capacity.provisioned(str(tmp_path / f"volume-{VOL}"))
 
 
 def test_provisioned_follows_the_templates(tmp_path):

@@ -75,6 +75,13 @@ def test_parse_sizes() -> None:
             bench_api.parse_sizes(bad)
 
 
+def test_parse_skip_takes_only_what_nothing_depends_on() -> None:
+    assert bench_api.parse_skip("backup") == ["backup"]
+    assert bench_api.parse_skip("") == []
+    with pytest.raises(argparse.ArgumentTypeError, match="cannot skip 'snapshot'"):
+        bench_api.parse_skip("backup,snapshot")
+
+
 def test_mount_point_is_where_os_brick_looks() -> None:
     remotefs = pytest.importorskip("os_brick.remotefs.remotefs")
     client = remotefs.RemoteFsClient("nfs", "true", nfs_mount_point_base="/base")

@@ -396,8 +396,9 @@ def _cinder_id(name: str, templates: Sequence[str]) -> str | None:
     return None
 
 
-def _entry(root: str, name: str, managed: Mapping[str, str], snapshot: bool,
+def _entry(root: str, de: os.DirEntry[str], managed: Mapping[str, str], snapshot: bool,
            templates: Sequence[str], owner: Owner | None) -> dict:
+    name = de.name
     path = os.path.join(root, name)
     entry: dict = {"reference": {"source-name": name}, "size": 0,
                    "safe_to_manage": False, "reason_not_safe": None,
@@ -406,7 +407,7 @@ def _entry(root: str, name: str, managed: Mapping[str, str], snapshot: bool,
         origin = get_origin(path)
         entry["source_reference"] = {"source-name": origin} if origin else None
     try:
-        st = os.lstat(path)
+        st = de.stat(follow_symlinks=False)
         if stat.S_ISREG(st.st_mode):
             entry["size"] = -(-st.st_size // GiB)
         if entry["cinder_id"]:
@@ -447,20 +448,27 @@ def list_manageable(pool_root: str | os.PathLike[str], managed: Mapping[str, str
     ``cinder_id``: those ``managed`` maps (file name -> id) and Cinder-named
     files whose ``owner`` exists.  Our temporary files, hidden files and
     directories are skipped.
+
+    The directory is scanned through a descriptor, so each entry's ``stat`` is an
+    ``fstatat`` of its bare name (:func:`cinder_ocfs2.capacity.provisioned`).
     """
     root = os.path.abspath(os.fspath(pool_root))
     snapshot_template = templates[1]
     entries = []
-    with os.scandir(root) as it:
-        for de in it:
-            name = de.name
-            if volumes.is_temp_name(name) or name.startswith("."):
-                continue
-            with contextlib.suppress(OSError):
-                if de.is_dir(follow_symlinks=False):
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with os.scandir(fd) as it:
+            for de in it:
+                name = de.name
+                if volumes.is_temp_name(name) or name.startswith("."):
                     continue
-            if (names.id_from(name, snapshot_template) is not None) != snapshots:
-                continue
-            entries.append(_entry(root, name, managed, snapshots, templates, owner))
+                with contextlib.suppress(OSError):
+                    if de.is_dir(follow_symlinks=False):
+                        continue
+                if (names.id_from(name, snapshot_template) is not None) != snapshots:
+                    continue
+                entries.append(_entry(root, de, managed, snapshots, templates, owner))
+    finally:
+        os.close(fd)
     entries.sort(key=lambda e: e["reference"]["source-name"])
     return entries

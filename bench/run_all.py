@@ -80,11 +80,17 @@ BENCHES: dict[str, tuple[list[str], int]] = {
 }
 
 
-def run(names: list[str], out: Path) -> int:
+def argv_for(name: str, api_args: str = "") -> tuple[list[str], int]:
+    """The command line and timeout of benchmark ``name``; ``api_args`` go to api's."""
+    argv, timeout = BENCHES[name]
+    return ([*argv, *shlex.split(api_args)] if name == "api" else list(argv)), timeout
+
+
+def run(names: list[str], out: Path, api_args: str = "") -> int:
     out.mkdir(parents=True, exist_ok=True)
     sections, failed = [], []
     for name in names:
-        argv, timeout = BENCHES[name]
+        argv, timeout = argv_for(name, api_args)
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
         t0 = time.monotonic()
         try:
@@ -117,14 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-args", default="",
                         help='more arguments for bench_api.py, e.g. "--sizes 1,8 --skip backup"')
     args = parser.parse_args(argv)
-    api_argv, api_timeout = BENCHES["api"]
-    BENCHES["api"] = ([*api_argv, *shlex.split(args.api_args)], api_timeout)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    return run(names, Path(args.out))
+    return run(names, Path(args.out), args.api_args)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,8 @@ Each run, for each backend (in alternating order) and size:
    cache of both nodes is dropped. "CLI floor" is timed here.
 2. ``backup``: ``openstack volume backup create V`` to ``available`` (posix
    driver, backups on lab0, zstd); the backup is deleted again (not timed).
+   ``--skip backup`` leaves it out (8 GiB: about 7 min a run and backend, the
+   same backup driver on both sides).
 3. ``snapshot`` S of V; ``volume from snapshot`` (deleted again, not timed);
    ``clone`` (``--source V``, deleted again, not timed).
 4. ``revert to snapshot`` (V to S; microversion 3.40), ``delete snapshot`` S,
@@ -66,7 +68,8 @@ The result is a markdown table (p50 and p95 per operation and backend, linear
 interpolation between samples, and NFS/OCFS2 of the p50s) on stdout and all
 samples in a JSON file (``--json``). Cinder volumes are GiB-granular; the lab's
 pool lab0 is 4 GiB, so ``--sizes 1`` is the default and ``--sizes 1,8`` needs a
-lab with a bigger disk (the bench needs about 3x the largest size free on lab0).
+lab with a bigger disk (the bench needs about 3x the largest size free on lab0):
+``LAB_DISK_SIZE=32G make demo`` boots one.
 Progress goes to stderr. Other engineers share the lab: run it under
 ``flock /tmp/lab.lock``.
 """

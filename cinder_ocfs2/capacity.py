@@ -22,6 +22,11 @@ but can grow to its full size as either side is written), from a single
 ``os.scandir`` of the pool directory.  A file counts when its name is
 exactly a Cinder name (:mod:`cinder_ocfs2.names`): temporary files and
 companions such as ``volume-<id>.info`` do not.
+
+The walk stats every file, and on OCFS2 a cold ``stat`` takes a cluster lock
+and a disk read (11,000 files on the lab: 217 s cold, 0.35 s warm), so a
+stats refresh never waits for more than a moment on it: :class:`Provisioned`
+keeps one walk per pool running in the background.
 """
 
 from __future__ import annotations
@@ -29,11 +34,17 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 
 from cinder_ocfs2 import names
 
 GiB = 1024 ** 3
+#: How long a stats refresh waits for a pool's walk (:class:`Provisioned`) before
+#: it reports the last finished one: a warm walk of 11,000 files took 0.35 s on
+#: the lab, a cold one 217 s.
+WALK_WAIT_S = 0.4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,3 +116,59 @@ def measure(path: str, templates: Iterable[str] = names.DEFAULT_TEMPLATES) -> Ca
     total, free = space(path)
     prov, count = provisioned(path, templates)
     return Capacity(total, free, prov, count)
+
+
+class Provisioned:
+    """The provisioned walk of one pool, run in the background.
+
+    :meth:`latest` starts ``walk`` (a callable returning :func:`provisioned`'s
+    ``(bytes, count)``) unless one is running, waits up to ``wait`` seconds for
+    it, and returns the newest finished result with its age in seconds: the new
+    one when the pool's inodes are warm, the previous one while a cold walk
+    runs, ``None`` before the first walk finishes.  A walk that failed raises
+    its error from the next :meth:`latest`, once.
+
+    The thread is :mod:`threading`'s, green under cinder-volume's monkey
+    patching: ``walk`` must do its file work in a native thread itself.
+    """
+
+    def __init__(self, walk: Callable[[], tuple[int, int]], wait: float = WALK_WAIT_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._walk = walk
+        self._wait = wait
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._done: threading.Event | None = None  # set when the running walk ends
+        self._result: tuple[int, int] | None = None
+        self._finished = 0.0
+        self._error: BaseException | None = None
+
+    def latest(self) -> tuple[tuple[int, int], float] | None:
+        with self._lock:
+            if self._done is None:
+                self._done = threading.Event()
+                threading.Thread(target=self._run, args=(self._done,), daemon=True,
+                                 name="ocfs2-provisioned-walk").start()
+            done = self._done
+        done.wait(self._wait)
+        with self._lock:
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            if self._result is None:
+                return None
+            return self._result, self._clock() - self._finished
+
+    def _run(self, done: threading.Event) -> None:
+        try:
+            result = self._walk()
+        except Exception as exc:  # noqa: BLE001 - handed to the next latest()
+            with self._lock:
+                self._error = exc
+        else:
+            with self._lock:
+                self._result, self._finished = result, self._clock()
+        finally:
+            with self._lock:
+                self._done = None
+            done.set()

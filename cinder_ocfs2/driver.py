@@ -160,6 +160,8 @@ class OCFS2Driver(driver.VolumeDriver):
         # inside the grace): sweep again at every stats refresh until none is left.
         self._sweep_pending = False
         self._cluster_name: str | None = None
+        # Each pool's provisioned walk, in the background (capacity.Provisioned), by path.
+        self._provisioned: dict[str, capacity.Provisioned] = {}
         read_cluster = self._read_cluster if self.configuration.ocfs2_check_cluster else None
         self.monitor = filesystems.PoolMonitor(
             self.configuration.ocfs2_mount_points or [],
@@ -290,15 +292,36 @@ class OCFS2Driver(driver.VolumeDriver):
             stats["backend_state_reason"] = pool.problem
             return stats
         try:
-            cap = _native(capacity.measure)(pool.path, templates=_templates())
+            total, free = _native(capacity.space)(pool.path)
+            provisioned = self._provisioned_walk(pool.path).latest()
         except OSError as exc:
             LOG.warning("Cannot measure pool %(name)s: %(err)s", {"name": pool.name, "err": exc})
             stats["backend_state"] = "down"
             stats["backend_state_reason"] = str(exc)
             return stats
-        stats.update(total_capacity_gb=cap.total_gb, free_capacity_gb=cap.free_gb,
-                     provisioned_capacity_gb=cap.provisioned_gb)
+        stats.update(total_capacity_gb=capacity.to_gb(total),
+                     free_capacity_gb=capacity.to_gb(free))
+        if provisioned is None:
+            # The first walk is still running (cold inodes: a cluster lock each). Without
+            # the key the scheduler counts Cinder's allocated_capacity_gb instead.
+            LOG.info("Pool %(name)s: provisioned capacity not measured yet (walking its "
+                     "files in the background)", {"name": pool.name})
+            del stats["provisioned_capacity_gb"]
+        else:
+            (nbytes, _count), age = provisioned
+            stats["provisioned_capacity_gb"] = capacity.to_gb(nbytes)
+            if age > 1:
+                LOG.debug("Pool %(name)s: provisioned capacity from a walk %(age).0f s old",
+                          {"name": pool.name, "age": age})
         return stats
+
+    def _provisioned_walk(self, path: str) -> capacity.Provisioned:
+        walk = self._provisioned.get(path)
+        if walk is None:
+            walk = self._provisioned[path] = capacity.Provisioned(
+                lambda: _native(capacity.provisioned)(path, _templates()),
+                wait=capacity.WALK_WAIT_S)
+        return walk
 
     def _update_volume_stats(self):
         pools = self.monitor.refresh()

@@ -14,6 +14,8 @@
 """Tests for cinder_ocfs2.capacity."""
 
 import os
+import threading
+import time
 from unittest import mock
 
 import pytest
@@ -92,3 +94,66 @@ def test_to_gb_rounds_down():
     assert capacity.to_gb(GiB) == 1.0
     assert capacity.to_gb(GiB - 1) == 0.99
     assert capacity.to_gb(0) == 0
+
+
+class _Walk:
+    """A walk that returns its results in turn, each when released."""
+
+    def __init__(self, *results):
+        self.results = list(results)
+        self.release = threading.Event()
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        self.release.wait(10)
+        self.release.clear()
+        result = self.results.pop(0)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+
+def _settle(walks: capacity.Provisioned, calls: int, walk: _Walk) -> None:
+    """Until the running walk has ended (``walks`` idle again)."""
+    for _ in range(1000):
+        if walk.calls >= calls and walks._done is None:
+            return
+        time.sleep(0.005)
+    raise AssertionError("the walk did not end")
+
+
+def test_provisioned_fresh_when_the_walk_is_quick():
+    walks = capacity.Provisioned(lambda: (10, 1), wait=5)
+    (result, age) = walks.latest()
+    assert result == (10, 1) and 0 <= age < 5
+
+
+def test_provisioned_reports_the_last_walk_while_a_slow_one_runs():
+    now = [100.0]
+    walk = _Walk((10, 1), (20, 2), (30, 3))
+    walks = capacity.Provisioned(walk, wait=0.01, clock=lambda: now[0])
+    assert walks.latest() is None  # the first walk has not finished
+    walk.release.set()
+    _settle(walks, 1, walk)
+    now[0] = 160.0
+    assert walks.latest() == ((10, 1), 60.0)  # started the second walk, still running
+    assert walks.latest() == ((10, 1), 60.0)  # and did not start a third
+    assert walk.calls == 2
+    walk.release.set()
+    _settle(walks, 2, walk)
+    assert walks.latest() == ((20, 2), 0.0)
+
+
+def test_provisioned_raises_a_failed_walk_once():
+    walk = _Walk(OSError(5, "Input/output error"), (7, 1))
+    walks = capacity.Provisioned(walk, wait=0.01)
+    assert walks.latest() is None
+    walk.release.set()
+    _settle(walks, 1, walk)
+    with pytest.raises(OSError, match="Input/output"):
+        walks.latest()  # and starts the next walk
+    walk.release.set()
+    _settle(walks, 2, walk)
+    assert walks.latest()[0] == (7, 1)
+    walk.release.set()

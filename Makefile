@@ -96,7 +96,9 @@ tempest: venv
 # (brought up, or make demo's reused); the report lands in .lab/bench/report.md.
 # BENCH picks some: make bench BENCH=api,scale (api, copy, frag, cow, scale, scaleout).
 # BENCH_API_ARGS go to bench_api.py; 8 GiB volumes need a lab with bigger pools:
-#   LAB_DISK_SIZE=32G make bench BENCH_API_ARGS='--sizes 1,8 --skip backup'
+#   LAB_DISK_SIZE=32G LAB_HEARTBEAT_THRESHOLD=91 LAB_IDLE_TIMEOUT_MS=90000 \
+#     make bench BENCH_API_ARGS='--sizes 1,8 --skip backup'
+# (the longer o2cb timeouts keep a node the host's writeback stalls from being fenced)
 BENCH ?=
 BENCH_API_ARGS ?=
 bench: deps venv

@@ -159,6 +159,14 @@ class Provisioned:
                 return None
             return self._result, self._clock() - self._finished
 
+    def idle(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for the running walk, if any, to end;
+        True when none runs.  For callers that time :meth:`latest` in steady
+        state (bench_scale.py), where each refresh finds the last walk ended."""
+        with self._lock:
+            done = self._done
+        return done is None or done.wait(timeout)
+
     def _run(self, done: threading.Event) -> None:
         try:
             result = self._walk()

@@ -117,7 +117,7 @@ class _Walk:
 def _settle(walks: capacity.Provisioned, calls: int, walk: _Walk) -> None:
     """Until the running walk has ended (``walks`` idle again)."""
     for _ in range(1000):
-        if walk.calls >= calls and walks._done is None:
+        if walk.calls >= calls and walks.idle(0):
             return
         time.sleep(0.005)
     raise AssertionError("the walk did not end")
@@ -143,6 +143,19 @@ def test_provisioned_reports_the_last_walk_while_a_slow_one_runs():
     walk.release.set()
     _settle(walks, 2, walk)
     assert walks.latest() == ((20, 2), 0.0)
+
+
+def test_provisioned_idle_waits_for_the_running_walk():
+    walk = _Walk((10, 1), (20, 2))
+    walks = capacity.Provisioned(walk, wait=0.01)
+    assert walks.idle(0)  # nothing started yet
+    assert walks.latest() is None
+    assert not walks.idle(0.01)  # the walk runs
+    walk.release.set()
+    assert walks.idle(5) and walk.calls == 1  # it ended; idle() starts none
+    assert walks.latest()[0] == (10, 1)  # (and starts the next walk)
+    walk.release.set()
+    assert walks.idle(5)
 
 
 def test_provisioned_raises_a_failed_walk_once():

@@ -98,7 +98,7 @@ tempest: venv
 # BENCH_API_ARGS go to bench_api.py; 8 GiB volumes need a lab with bigger pools:
 #   LAB_DISK_SIZE=32G LAB_HEARTBEAT_THRESHOLD=91 LAB_IDLE_TIMEOUT_MS=90000 \
 #     make bench BENCH_API_ARGS='--sizes 1,8 --skip backup'
-# (the longer o2cb timeouts keep a node the host's writeback stalls from being fenced)
+# (the longer o2cb timeouts keep a TCG node that stalls under the copies from being fenced)
 BENCH ?=
 BENCH_API_ARGS ?=
 bench: deps venv

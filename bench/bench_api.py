@@ -70,9 +70,9 @@ samples in a JSON file (``--json``). Cinder volumes are GiB-granular; the lab's
 pool lab0 is 4 GiB, so ``--sizes 1`` is the default and ``--sizes 1,8`` needs a
 lab with a bigger disk (the bench needs about 3x the largest size free on lab0):
 ``LAB_DISK_SIZE=32G make demo`` boots one. Give that lab longer o2cb timeouts
-too (``LAB_HEARTBEAT_THRESHOLD=91 LAB_IDLE_TIMEOUT_MS=90000``): the 8 GiB NFS
-copies saturate the host's disk and a TCG node that stalls past the lab's 20 s
-heartbeat is fenced.
+too (``LAB_HEARTBEAT_THRESHOLD=91 LAB_IDLE_TIMEOUT_MS=90000``): during the
+8 GiB NFS copies a TCG node once stalled 82 s, past the lab's 20 s heartbeat,
+and was fenced.
 Progress goes to stderr. Other engineers share the lab: run it under
 ``flock /tmp/lab.lock``.
 """

@@ -51,7 +51,7 @@ MOUNT_OPTIONS = (
 # (threshold 31 = 60 s, idle 30000 ms) so fault tests finish sooner.
 # (11 - 1) * 2 s = 20 s to declare a node dead. Long benchmarks raise them
 # (LAB_HEARTBEAT_THRESHOLD=91 LAB_IDLE_TIMEOUT_MS=90000): under 8 GiB copies
-# the host's writeback stalled a TCG node for 82 s and o2hb fenced it.
+# a TCG node stalled for 82 s and o2hb fenced it.
 HEARTBEAT_THRESHOLD = int(os.environ.get("LAB_HEARTBEAT_THRESHOLD", "11"))
 IDLE_TIMEOUT_MS = int(os.environ.get("LAB_IDLE_TIMEOUT_MS", "10000"))
 KEEPALIVE_DELAY_MS = 2000
